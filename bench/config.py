@@ -1,0 +1,229 @@
+"""Run configuration: small nested dataclasses, built from plain dicts with strict key checks.
+
+Settings resolve in one documented order (later wins):
+    objective's paper defaults  <  suite ``fixed`` / CLI flags  <  per-objective ``overrides``
+    <  a search sample.
+``resolve(loss, layers)`` applies that merge; ``RunSpec.run_id`` hashes the resolved
+configuration (runtime-only fields such as device and data root excluded) together with
+``TRAINING_SEMANTICS_VERSION``."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import TRAINING_SEMANTICS_VERSION
+
+
+class ConfigError(ValueError):
+    """Bad configuration: the message names the key and the valid choices."""
+
+
+@dataclass
+class OptimSpec:
+    name: str = "adam"  # adam | rmsprop | sgd
+    lr: float = 2e-4
+    lr_g: Optional[float] = None  # TTUR: separate generator / discriminator learning rates
+    lr_d: Optional[float] = None
+    betas: Tuple[float, float] = (0.5, 0.999)
+    eps: float = 1e-8
+
+    @property
+    def g_lr(self) -> float:
+        return self.lr if self.lr_g is None else self.lr_g
+
+    @property
+    def d_lr(self) -> float:
+        return self.lr if self.lr_d is None else self.lr_d
+
+
+@dataclass
+class StabiliseSpec:
+    """Stabilisation options, all off by default."""
+
+    label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - label_smoothing
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, decayed linearly to 0
+
+
+@dataclass
+class EvalSpec:
+    every: int = 0  # evaluate every N discriminator steps (0: only at the end)
+    extractor: str = "auto"  # auto | classifier | inception | inception-offline | modes | none
+    metrics: List[str] = field(default_factory=lambda: ["fid", "isc", "kid", "prc"])
+    num_samples: int = 10_000  # generated samples (protocol: 10,000)
+    num_real: Optional[int] = None  # reference images (default: num_samples, capped by the split)
+    ref_split: str = "test"
+    batch_size: int = 200
+    kid_subset_size: int = 1000
+    seed: int = 0  # seed of the fixed evaluation latents
+    weights_path: Optional[str] = None  # local weights file for the 'inception' extractor
+
+
+@dataclass
+class DebugSpec:
+    """Fault injection for tests of divergence and failure handling."""
+
+    nan_at_step: Optional[int] = None  # D's output becomes NaN from this step on
+    raise_at_step: Optional[int] = None  # training raises an exception at this step
+
+
+@dataclass
+class RunSpec:
+    loss: str
+    dataset: str
+    model: str = "auto"  # auto: mlp for 2-D data, dcgan for images
+    seed: int = 0
+    steps: int = 2000  # discriminator updates (the protocol's count)
+    batch_size: int = 64
+    z_dim: int = 64
+    n_critic: Optional[int] = None  # None: the objective's default
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    loss_params: Dict[str, Any] = field(default_factory=dict)
+    model_params: Dict[str, Any] = field(default_factory=dict)
+    stabilise: StabiliseSpec = field(default_factory=StabiliseSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    log_every: int = 50
+    checkpoint_every: int = 500
+    debug: DebugSpec = field(default_factory=DebugSpec)
+    # runtime-only: how and where, not what (excluded from the run id)
+    device: str = "cpu"
+    data_root: Optional[str] = None
+    threads: Optional[int] = None
+
+    RUNTIME_FIELDS = ("device", "data_root", "threads")
+
+    def identity(self) -> Dict[str, Any]:
+        d = to_dict(self)
+        for k in self.RUNTIME_FIELDS:
+            d.pop(k, None)
+        d["semantics_version"] = TRAINING_SEMANTICS_VERSION
+        return d
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def to_dict(obj) -> Dict[str, Any]:
+    d = dataclasses.asdict(obj)
+    return json.loads(json.dumps(d))  # tuples -> lists, a plain JSON-able tree
+
+
+def _build(cls, data: Dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        import difflib
+
+        k = unknown[0]
+        close = difflib.get_close_matches(k, list(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{where}: unknown key {k!r}.{hint} Valid keys: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for k, v in data.items():
+        sub = NESTED.get((cls, k))
+        if sub is not None:
+            kwargs[k] = _build(sub, v or {}, f"{where}.{k}")
+        elif k == "betas":
+            if not (isinstance(v, (list, tuple)) and len(v) == 2):
+                raise ConfigError(f"{where}.betas: expected two numbers, got {v!r}")
+            kwargs[k] = (float(v[0]), float(v[1]))
+        else:
+            kwargs[k] = v
+    return cls(**kwargs)
+
+
+NESTED = {
+    (RunSpec, "optim"): OptimSpec,
+    (RunSpec, "stabilise"): StabiliseSpec,
+    (RunSpec, "eval"): EvalSpec,
+    (RunSpec, "debug"): DebugSpec,
+}
+
+
+def deep_merge(base: Dict[str, Any], layer: Dict[str, Any]) -> Dict[str, Any]:
+    """Merge ``layer`` over ``base`` (mappings merge key by key; anything else replaces).
+    Setting ``optim.lr`` in a later layer clears earlier ``lr_g``/``lr_d`` it does not restate,
+    so a suite's single learning rate is not shadowed by an objective's TTUR default."""
+    out = copy.deepcopy(base)
+    for k, v in (layer or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            cur = out[k]
+            if k == "optim" and "lr" in v:
+                for sub in ("lr_g", "lr_d"):
+                    if sub not in v:
+                        cur.pop(sub, None)
+            out[k] = deep_merge(cur, v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve(loss: str, *layers: Dict[str, Any], where: str = "run") -> RunSpec:
+    """Objective defaults < each layer in order. Returns a validated RunSpec."""
+    from .losses import LOSSES
+
+    obj_cls = LOSSES.get(loss)
+    merged: Dict[str, Any] = copy.deepcopy(obj_cls.defaults)
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    merged["loss"] = loss
+    spec = _build(RunSpec, merged, where)
+    validate(spec, where)
+    return spec
+
+
+def spec_from_dict(d: Dict[str, Any], where: str = "run") -> RunSpec:
+    spec = _build(RunSpec, d, where)
+    validate(spec, where)
+    return spec
+
+
+def validate(spec: RunSpec, where: str = "run") -> None:
+    from .data import DATASETS
+    from .losses import LOSSES
+    from .models import ARCHS
+
+    try:
+        obj_cls = LOSSES.get(spec.loss)
+        info = DATASETS.get(spec.dataset)
+        if spec.model != "auto":
+            ARCHS.get(spec.model)
+    except KeyError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    if obj_cls.caps.needs_labels and not info.labelled:
+        raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
+                          f"{spec.dataset!r} is unlabelled")
+    if spec.optim.name not in ("adam", "rmsprop", "sgd"):
+        raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
+    for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),
+                      ("log_every", spec.log_every), ("checkpoint_every", spec.checkpoint_every)]:
+        if not isinstance(val, int) or val < 1:
+            raise ConfigError(f"{where}.{name}: expected a positive integer, got {val!r}")
+    if spec.n_critic is not None and (not isinstance(spec.n_critic, int) or spec.n_critic < 1):
+        raise ConfigError(f"{where}.n_critic: expected a positive integer, got {spec.n_critic!r}")
+    for lr_name in ("lr", "lr_g", "lr_d"):
+        v = getattr(spec.optim, lr_name)
+        if v is not None and not (isinstance(v, (int, float)) and v > 0):
+            raise ConfigError(f"{where}.optim.{lr_name}: expected a positive number, got {v!r}")
+    ls = spec.stabilise.label_smoothing
+    if not 0.0 <= ls < 0.5:
+        raise ConfigError(f"{where}.stabilise.label_smoothing: expected 0 <= value < 0.5, got {ls!r}")
+    if ls > 0 and not obj_cls.caps.label_smoothing:
+        raise ConfigError(f"{where}.stabilise.label_smoothing: objective {spec.loss!r} has no "
+                          f"real/fake classification target to smooth")
+    if spec.stabilise.instance_noise < 0:
+        raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
+    try:
+        obj_cls(**spec.loss_params)
+    except TypeError as e:
+        import inspect
+
+        valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
+        raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None

@@ -1,0 +1,112 @@
+"""Dataset registry. Every dataset loads once into one tensor in memory (uint8 images
+N×C×H×W, or float32 points N×2) plus int64 labels; batches are drawn by index."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Tuple
+
+import torch
+
+from ..registry import Registry
+
+
+class DatasetUnavailable(RuntimeError):
+    """The files of a dataset are absent and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    kind: str  # "image" or "points"
+    shape: Tuple[int, ...]  # (C, H, W) or (2,)
+    num_classes: int  # 0 = unlabelled
+    description: str
+    loader: Callable[[str, Path], Tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
+    splits: Tuple[str, ...] = ("train", "test")
+    needs_root: bool = True
+    extras: dict = field(default_factory=dict)  # e.g. mixture modes for 2-D data
+
+    @property
+    def labelled(self) -> bool:
+        return self.num_classes > 0
+
+
+@dataclass
+class Dataset:
+    info: DatasetInfo
+    split: str
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device) -> "Dataset":
+        return Dataset(self.info, self.split, self.x.to(device), self.y.to(device))
+
+    def as_float(self, idx: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Model-space tensor: images mapped from uint8 to [-1, 1]; points unchanged."""
+        x = self.x if idx is None else self.x[idx]
+        return to_model_space(x, self.kind)
+
+
+def to_model_space(x: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "image":
+        return x.float().div_(127.5).sub_(1.0)
+    return x.float()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of to_model_space for images: [-1, 1] floats -> uint8 (rounded, clamped)."""
+    return ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+
+
+def default_root() -> Path:
+    env = os.environ.get("GANBENCH_DATA")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ganbench" / "data"
+
+
+def resolve_root(root=None) -> Path:
+    return Path(root) if root else default_root()
+
+
+def load(name: str, split: str = "train", root=None) -> Dataset:
+    """Load a registered dataset split (cached per process)."""
+    info = DATASETS.get(name)
+    if split not in info.splits:
+        raise ValueError(f"dataset {name!r} has no split {split!r}; valid splits: {', '.join(info.splits)}")
+    r = resolve_root(root) if info.needs_root else Path(".")
+    return _load_cached(name, split, str(r))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(name: str, split: str, root: str) -> Dataset:
+    info = DATASETS.get(name)
+    x, y = info.loader(split, Path(root))
+    if info.kind == "image":
+        assert x.dtype == torch.uint8 and x.dim() == 4 and tuple(x.shape[1:]) == info.shape, (name, x.shape)
+    return Dataset(info, split, x.contiguous(), y.to(torch.int64).contiguous())
+
+
+from . import toy, mnist5k, vision  # noqa: E402,F401  (registration)
+from .feed import BatchFeed  # noqa: E402,F401

@@ -1,0 +1,41 @@
+import torch
+import torch.nn.functional as F
+
+from .base import Caps, Objective, StepCtx, bce_logits, gan_d_loss
+from . import LOSSES
+
+
+@LOSSES.register("acgan")
+class ACGAN(Objective):
+    """Auxiliary-classifier GAN: NS source loss plus class log-likelihood on real and fake
+    for D and on fake for G; G is conditioned on a uniformly drawn class (Odena et al., 2017)."""
+
+    name = "acgan"
+    caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True)
+    defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
+    citation = "Odena, Olah, Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017"
+
+    def __init__(self, class_weight: float = 1.0):
+        self.class_weight = float(class_weight)
+
+    def g_cond_dim(self, num_classes):
+        return num_classes
+
+    def aux_dim(self, num_classes):
+        return num_classes
+
+    def sample_condition(self, n, num_classes, gen, device):
+        y = torch.randint(num_classes, (n,), generator=gen, device=device)
+        return F.one_hot(y, num_classes).float(), y
+
+    def d_loss(self, D, real, fake, ctx: StepCtx):
+        r, f = D(real), D(fake)
+        loss, logs = gan_d_loss(r.score, f.score, ctx.real_target)
+        cls = F.cross_entropy(r.aux, ctx.y_real) + F.cross_entropy(f.aux, ctx.cond_target)
+        return loss + self.class_weight * cls, {**logs, "aux_loss": cls, "d_real": r.score.mean(),
+                                                "d_fake": f.score.mean()}
+
+    def g_loss(self, D, fake, ctx: StepCtx):
+        f = D(fake)
+        cls = F.cross_entropy(f.aux, ctx.cond_target)
+        return bce_logits(f.score, 1.0).mean() + self.class_weight * cls, {"g_aux_loss": cls}

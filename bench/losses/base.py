@@ -1,0 +1,146 @@
+"""The objective interface.
+
+An objective is a small class: what it needs (``Caps``), its paper defaults (``defaults``,
+merged first when a run's settings resolve), and two loss functions of the discriminator.
+The model builder and the trainer read ``Caps`` and the objective's methods; nothing
+anywhere branches on an objective's name."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+class DOut(NamedTuple):
+    """What a discriminator returns: ``score`` (B,) — a logit, a critic value, or for an
+    autoencoder discriminator the per-sample L1 reconstruction error — and ``aux`` (B, k),
+    the auxiliary head's output (class logits or infoGAN's Q), or None."""
+
+    score: Tensor
+    aux: Optional[Tensor] = None
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What an objective needs from the data, the networks and the training loop."""
+
+    needs_labels: bool = False  # real class labels are used by the loss
+    aux_head: Optional[str] = None  # kind of D's auxiliary head: "class" | "info" | None
+    autoencoder_d: bool = False  # D is an autoencoder whose score is a reconstruction error
+    n_critic: int = 1  # default number of D updates per G update
+    weight_clip: bool = False  # D's weights are clipped to [-clip, clip] after each D update
+    stateful: bool = False  # carries state updated after each D step (init_state/update_state)
+    label_smoothing: bool = False  # D has a real/fake target that one-sided smoothing can soften
+    gradient_penalty: bool = False  # D loss differentiates D's input gradient (needs double backward)
+
+
+@dataclass
+class StepCtx:
+    """Per-step inputs besides the samples: real labels, the targets the generator was
+    conditioned on, D's real target (label smoothing), and the random stream for penalties."""
+
+    y_real: Optional[Tensor] = None
+    cond_target: Any = None
+    real_target: float = 1.0
+    gen: Optional[torch.Generator] = None
+    state: Optional[Dict[str, Tensor]] = None
+
+
+LossOut = Tuple[Tensor, Dict[str, Tensor]]
+DFn = Callable[[Tensor], DOut]
+
+
+class Objective:
+    name: str = ""
+    caps: Caps = Caps()
+    defaults: Dict[str, Any] = {}
+    citation: str = ""
+
+    # ---- conditioning (ACGAN, infoGAN) -------------------------------------------------
+    def g_cond_dim(self, num_classes: int) -> int:
+        """Extra generator inputs concatenated to z."""
+        return 0
+
+    def aux_dim(self, num_classes: int) -> int:
+        """Width of D's auxiliary head (0: none)."""
+        return 0
+
+    def sample_condition(self, n: int, num_classes: int, gen: torch.Generator, device) -> Tuple[Optional[Tensor], Any]:
+        """(vector appended to z, or None; the target the auxiliary loss compares against)."""
+        return None, None
+
+    # ---- state (BEGAN's k_t) ---------------------------------------------------------
+    def init_state(self, device) -> Dict[str, Tensor]:
+        return {}
+
+    def update_state(self, state: Dict[str, Tensor], logs: Dict[str, Tensor]) -> None:
+        pass
+
+    @property
+    def weight_clip(self) -> Optional[float]:
+        return None
+
+    # ---- losses -----------------------------------------------------------------------
+    def d_loss(self, D: DFn, real: Tensor, fake: Tensor, ctx: StepCtx) -> LossOut:
+        raise NotImplementedError
+
+    def g_loss(self, D: DFn, fake: Tensor, ctx: StepCtx) -> LossOut:
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> Dict[str, Any]:
+        import dataclasses
+        import inspect
+
+        params = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                  if k != "self" and p.default is not inspect.Parameter.empty}
+        return {"name": cls.name, "summary": (cls.__doc__ or "").strip().splitlines()[0],
+                "caps": dataclasses.asdict(cls.caps), "defaults": cls.defaults,
+                "loss_params": params, "citation": cls.citation}
+
+
+# ---- shared pieces ----------------------------------------------------------------------
+def bce_logits(s: Tensor, target: float) -> Tensor:
+    """Per-sample binary cross-entropy of logits against a constant target t:
+    t·softplus(−s) + (1 − t)·softplus(s)  (= −t log σ(s) − (1 − t) log(1 − σ(s)))."""
+    if target == 1.0:
+        return F.softplus(-s)
+    if target == 0.0:
+        return F.softplus(s)
+    return target * F.softplus(-s) + (1.0 - target) * F.softplus(s)
+
+
+def gan_d_loss(d_real: Tensor, d_fake: Tensor, real_target: float = 1.0) -> LossOut:
+    """The original GAN discriminator loss −E[log D(x)] − E[log(1 − D(G(z)))] on logits,
+    with optional one-sided label smoothing of the real target."""
+    lr = bce_logits(d_real, real_target).mean()
+    lf = bce_logits(d_fake, 0.0).mean()
+    return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf}
+
+
+def input_gradient_norm(D: DFn, x: Tensor) -> Tensor:
+    """Per-sample L2 norm of ∂ score / ∂ x, kept differentiable (double backward)."""
+    x = x.detach().requires_grad_(True)
+    score = D(x).score
+    (g,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    return g.flatten(1).norm(2, dim=1)
+
+
+class GradientPenalty:
+    """λ · E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at the given points x̂."""
+
+    def __init__(self, weight: float):
+        self.weight = float(weight)
+
+    def __call__(self, D: DFn, x_hat: Tensor) -> Tensor:
+        return self.weight * (input_gradient_norm(D, x_hat) - 1.0).pow(2).mean()
+
+
+def uniform_like_batch(x: Tensor, gen: Optional[torch.Generator]) -> Tensor:
+    """One U[0, 1) number per sample, shaped to broadcast over x."""
+    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+    return torch.rand(shape, generator=gen, device=x.device, dtype=x.dtype)

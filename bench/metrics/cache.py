@@ -1,0 +1,66 @@
+"""Cache folder resolution, atomic writes and content hashes shared by the metrics code."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+
+def cache_root(cache_dir: Optional[str] = None) -> Path:
+    """``cache_dir`` argument, else ``$GANBENCH_CACHE``, else ``~/.cache/ganbench``."""
+    if cache_dir:
+        p = Path(cache_dir)
+    elif os.environ.get("GANBENCH_CACHE"):
+        p = Path(os.environ["GANBENCH_CACHE"])
+    else:
+        p = Path.home() / ".cache" / "ganbench"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename over ``path``: readers never
+    see a half-written file, and concurrent writers of the same content are harmless."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_state_dict(state_dict) -> str:
+    """Hash of a state dict's names, dtypes, shapes and values (independent of file format)."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(k.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def short_hash(obj: Any, n: int = 12) -> str:
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:n]

@@ -1,0 +1,9 @@
+"""Reports: survey-style tables (HTML and LaTeX) and figures from ``runs.parquet``.
+
+Entry points: :func:`write_report` (one results directory -> ``index.html`` +
+``tables.tex``) and :func:`main_report` (the CLI's ``ganbench report``).
+"""
+
+from bench.report.html import load_results, main_report, write_report
+
+__all__ = ["load_results", "main_report", "write_report"]

@@ -1,0 +1,184 @@
+"""Report figures (matplotlib Agg + seaborn), returned as PNG bytes.
+
+Every function takes plain data (DataFrames, arrays) and returns PNG bytes, or ``None``
+when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from bench.aggregate import LOSS_LABELS, MetricDef, dataset_label, loss_label, order_losses  # noqa: E402
+
+__all__ = [
+    "TRUE_MODES",
+    "true_modes",
+    "to_png",
+    "score_distribution",
+    "training_curves",
+    "mode_coverage",
+    "budget_plot",
+]
+
+DPI = 80
+
+# True modes of the 2-D datasets (Metz et al. 2017): centres and per-mode std.
+# TODO: point these at bench.data's definitions once they exist.
+TRUE_MODES: dict[str, tuple[np.ndarray, float]] = {
+    "ring8": (
+        np.array([[2.0 * math.cos(2 * math.pi * k / 8), 2.0 * math.sin(2 * math.pi * k / 8)] for k in range(8)]),
+        0.02,
+    ),
+    "grid25": (np.array([[x, y] for x in (-4.0, -2.0, 0.0, 2.0, 4.0) for y in (-4.0, -2.0, 0.0, 2.0, 4.0)]), 0.05),
+}
+
+
+def true_modes(dataset: str) -> tuple[np.ndarray, float] | None:
+    return TRUE_MODES.get(dataset)
+
+
+def to_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _loss_order(losses) -> list[str]:
+    return order_losses(losses)
+
+
+def _palette(losses) -> dict[str, tuple]:
+    order = list(LOSS_LABELS) + sorted(set(losses) - set(LOSS_LABELS))
+    colors = sns.color_palette("tab10", n_colors=max(10, len(order)))
+    return {loss: colors[i % len(colors)] for i, loss in enumerate(order)}
+
+
+def score_distribution(scores: pd.DataFrame, metric: MetricDef, dataset: str) -> bytes | None:
+    """Box + strip plot of per-run scores by objective for one dataset.
+
+    ``scores``: columns ``loss, value`` (scored runs only) and optionally ``collapsed``.
+    """
+    if scores.empty:
+        return None
+    order = _loss_order(scores["loss"])
+    d = scores.assign(objective=scores["loss"].map(loss_label))
+    labels = [loss_label(x) for x in order]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(order) + 1.5), 3.2))
+    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib's deprecated `vert`
+        warnings.filterwarnings("ignore", message=".*vert: bool.*")
+        sns.boxplot(data=d, x="objective", y="value", order=labels, ax=ax, color="#dbe6f3", fliersize=0, width=0.6)
+    sns.stripplot(data=d, x="objective", y="value", order=labels, ax=ax, color="#1f3b73", size=4, jitter=0.15)
+    ax.set_xlabel("")
+    ax.set_ylabel(f"{metric.label} {metric.arrow}")
+    ax.set_title(f"{dataset_label(dataset)}: {metric.label} over seeds")
+    ax.tick_params(axis="x", rotation=30)
+    return to_png(fig)
+
+
+_PANELS = [
+    ("D loss (real)", [("d_loss_real", "-")], "d_loss"),
+    ("D loss (fake)", [("d_loss_fake", "-")], None),
+    ("G loss", [("g_loss", "-")], None),
+    ("Gradient norm (D solid, G dashed)", [("grad_norm_d", "-"), ("grad_norm_g", "--")], None),
+]
+
+
+def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset: str, metric: MetricDef | None = None) -> bytes | None:
+    """Training curves of one representative run per objective for one dataset.
+
+    ``curves``: long table ``run_id, step, name, value``; ``runs_by_loss``: loss -> run_id.
+    Panels: D loss on real and on fake data, G loss, gradient norms, and the eval metric
+    over steps (``eval.<metric key>``).
+    """
+    ids = set(runs_by_loss.values())
+    c = curves[curves["run_id"].isin(ids)]
+    if c.empty:
+        return None
+    names = set(c["name"])
+    panels = []
+    for title, series, fallback in _PANELS:
+        present = [(n, ls) for n, ls in series if n in names]
+        if not present and fallback and fallback in names:
+            present = [(fallback, "-")]
+            title = "D loss"
+        if present:
+            panels.append((title, present))
+    if metric is not None and f"eval.{metric.key}" in names:
+        panels.append((f"{metric.label} {metric.arrow} over steps", [(f"eval.{metric.key}", "-o")]))
+    if not panels:
+        return None
+    pal = _palette(runs_by_loss)
+    ncol = min(3, len(panels))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
+    for ax, (title, series) in zip(axes.flat, panels):
+        for loss in _loss_order(runs_by_loss):
+            rid = runs_by_loss[loss]
+            for j, (name, ls) in enumerate(series):
+                s = c[(c["run_id"] == rid) & (c["name"] == name)].sort_values("step")
+                if s.empty:
+                    continue
+                ax.plot(s["step"], s["value"], ls, color=pal[loss], lw=1.2, ms=3,
+                        label=loss_label(loss) if j == 0 else None)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 9), bbox_to_anchor=(0.5, 1.04), frameon=False)
+    fig.suptitle(f"{dataset_label(dataset)}: representative run per objective", y=1.09)
+    fig.tight_layout()
+    return to_png(fig)
+
+
+def mode_coverage(points: np.ndarray, dataset: str, title: str = "") -> bytes | None:
+    """Generated 2-D points over the true modes (red crosses, circles of 3 std)."""
+    modes = true_modes(dataset)
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    fig, ax = plt.subplots(figsize=(3.2, 3.2))
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.35, color="#1f3b73", label="generated", rasterized=True, zorder=3)
+    if modes is not None:
+        centres, std = modes
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", color="#d62728", s=30, label="true modes")
+        for cx, cy in centres:
+            ax.add_patch(plt.Circle((cx, cy), 3 * std, fill=False, color="#d62728", lw=0.6))
+        lim = np.abs(centres).max() * 1.5
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(title or dataset_label(dataset), fontsize=9)
+    ax.legend(loc="lower right", fontsize=6, markerscale=2)
+    return to_png(fig)
+
+
+def budget_plot(curves: pd.DataFrame, metric: MetricDef) -> bytes | None:
+    """Expected best score vs number of configurations tried (mean and band), one
+    panel per (dataset, phase), one line per objective."""
+    if curves.empty:
+        return None
+    groups = list(curves.groupby(["dataset", "phase"], sort=True))
+    pal = _palette(curves["loss"])
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.3), squeeze=False)
+    for ax, ((ds, ph), g) in zip(axes.flat, groups):
+        for loss in _loss_order(g["loss"]):
+            s = g[g["loss"] == loss].sort_values("k")
+            ax.plot(s["k"], s["mean"], color=pal[loss], lw=1.5, label=loss_label(loss))
+            ax.fill_between(s["k"], s["lo"], s["hi"], color=pal[loss], alpha=0.18, lw=0)
+        ax.set_xlabel("configurations tried (k)")
+        ax.set_ylabel(f"best {metric.label} {metric.arrow}")
+        ax.set_title(f"{dataset_label(ds)} ({ph} search)", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return to_png(fig)

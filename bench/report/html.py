@@ -1,0 +1,342 @@
+"""Self-contained HTML report (one file, figures embedded as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bench import aggregate as agg
+from bench.report import figures, latex
+
+__all__ = ["load_results", "write_report", "main_report"]
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------
+# input
+# --------------------------------------------------------------------------------------
+def load_results(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read ``runs.parquet``, ``curves.parquet`` (optional) and ``suite.yaml`` (optional)."""
+    results_dir = Path(results_dir)
+    runs_path = results_dir / "runs.parquet"
+    if not runs_path.exists():
+        raise FileNotFoundError(f"{runs_path} not found: run `ganbench collect` first")
+    runs = pd.read_parquet(runs_path)
+    curves_path = results_dir / "curves.parquet"
+    curves = pd.read_parquet(curves_path) if curves_path.exists() else pd.DataFrame(columns=["run_id", "step", "name", "value"])
+    suite = {}
+    suite_path = results_dir / "suite.yaml"
+    if suite_path.exists():
+        try:
+            import yaml
+
+            loaded = yaml.safe_load(suite_path.read_text(encoding="utf-8"))
+            suite = loaded if isinstance(loaded, dict) else {}
+        except Exception as exc:  # report must still be written; say why
+            suite = {"_error": f"suite.yaml unreadable: {exc}"}
+    return runs, curves, suite
+
+
+def _data_uri(png: bytes | None) -> str | None:
+    if not png:
+        return None
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _file_uri(path: Path) -> str | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return _data_uri(data) if data.startswith(PNG_MAGIC) else None
+
+
+def _fmt_num(v, fmt="{:.4g}") -> str:
+    try:
+        if v is None or (isinstance(v, float) and math.isnan(v)) or pd.isna(v):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, (float, np.floating)):
+        return fmt.format(float(v))
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------
+# context pieces
+# --------------------------------------------------------------------------------------
+def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
+    cols = t.column_order()
+    cells = {(r["loss"], r["column"]): r for _, r in t.cells.iterrows()}
+    pub = {}
+    if comp is not None and comp.comparable:
+        for _, r in comp.cells.iterrows():
+            pub[(r["row_label"], agg.dataset_label(r["dataset"]))] = r
+    rows = []
+    for loss in t.loss_order():
+        out = []
+        for col in cols:
+            r = cells.get((loss, col))
+            if r is None:
+                p = pub.get((loss_row_label(comp, loss), col)) if comp is not None and comp.comparable else None
+                out.append({"text": "not run" if p is not None else "", "cls": "notrun", "title": "", "note": "",
+                            "pub": _pub_ctx(p, comp)})
+                continue
+            cls = "best" if r["best"] else ("tied" if r["tied_with_best"] else "")
+            title = f"n = {r['n']} of {r['n_total']}"
+            if r["n"]:
+                title += f"; {int(round(t.confidence * 100))}% bootstrap CI of the mean [{t.metric.format(r['ci_low'])}, {t.metric.format(r['ci_high'])}]"
+            if not r["best"] and np.isfinite(r["p_vs_best"]):
+                title += f"; Mann–Whitney p vs best = {r['p_vs_best']:.3g}"
+            title += f"; {r['rule']}"
+            p = pub.get((loss_row_label(comp, loss), col)) if comp is not None and comp.comparable else None
+            out.append({"text": t.cell_text(r), "cls": cls, "title": title, "note": r["note"], "pub": _pub_ctx(p, comp)})
+        rows.append({"label": agg.loss_label(loss), "cells": out, "published_only": False})
+    if comp is not None and comp.comparable:
+        # published rows we do not run (e.g. VAE)
+        for label in dict.fromkeys(comp.cells.loc[comp.cells["status"] == "not run", "row_label"]):
+            if any(r["label"] == label for r in rows) or (comp.reference.rows.get(label) in set(t.cells["loss"])):
+                continue
+            out = []
+            for col in cols:
+                p = pub.get((label, col))
+                out.append({"text": "not run", "cls": "notrun", "title": "published only", "note": "", "pub": _pub_ctx(p, comp)})
+            rows.append({"label": f"{label} (published only)", "cells": out, "published_only": True})
+    return {
+        "id": t.metric.id,
+        "title": f"{t.metric.label} ({t.metric.direction})",
+        "caption": t.caption(),
+        "columns": cols,
+        "rows": rows,
+        "comparison": comp.caption() if comp is not None else "",
+        "comparable": bool(comp is not None and comp.comparable),
+    }
+
+
+def loss_row_label(comp: agg.Comparison, loss: str) -> str:
+    for label, ours in comp.reference.rows.items():
+        if ours == loss:
+            return label
+    return agg.loss_label(loss)
+
+
+def _pub_ctx(p, comp) -> dict | None:
+    if p is None or (isinstance(p["pub_mean"], float) and math.isnan(p["pub_mean"])):
+        return None
+    within = p["within"]
+    verdict = "" if within is None or (isinstance(within, float) and math.isnan(within)) else (
+        "within published ± 2σ" if within else "outside published ± 2σ")
+    return {
+        "text": f"{p['pub_mean']:.1f} ± {p['pub_std']:.1f}" + ("*" if p["outliers_excluded"] else ""),
+        "source": comp.reference.short,
+        "verdict": verdict,
+        "cls": "" if not verdict else ("within" if within else "outside"),
+    }
+
+
+def _provenance(runs: pd.DataFrame, suite: dict, results_dir: Path) -> list[tuple[str, str]]:
+    def uniq(col):
+        if col not in runs.columns:
+            return "—"
+        vals = [str(v) for v in runs[col].dropna().unique()]
+        return ", ".join(sorted(vals)) if vals else "—"
+
+    items = [
+        ("Results directory", str(results_dir)),
+        ("Suite", str(suite.get("name") or uniq("suite"))),
+        ("Suite version", str(suite.get("version", "—")) if suite else "— (suite.yaml missing)"),
+        ("Runs", f"{len(runs)} ({', '.join(f'{k}: {v}' for k, v in runs['status'].value_counts().items())})" if "status" in runs else str(len(runs))),
+        ("ganbench", uniq("env.ganbench")),
+        ("torch", uniq("env.torch")),
+        ("Python", uniq("env.python")),
+        ("Git SHA", uniq("env.git_sha")),
+        ("Device", uniq("cost.device")),
+        ("Extractor", uniq("eval.extractor")),
+        ("Extractor hash", uniq("eval.extractor_hash")),
+        ("Real / fake samples", f"{uniq('eval.n_real')} / {uniq('eval.n_fake')}"),
+        ("Reference split", uniq("eval.ref_split")),
+        ("Checkpoint selection", uniq("eval.selection")),
+        ("Report generated", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    if suite.get("_error"):
+        items.append(("Warning", suite["_error"]))
+    return items
+
+
+def _runs_rows(runs: pd.DataFrame, primary: agg.MetricDef | None, which: str) -> tuple[list[str], list[list[str]]]:
+    cols = [c for c in ["run_id", "dataset", "loss", "model", "seed", "search.phase", "status", "reason", "collapsed"] if c in runs.columns]
+    score_col = primary.col(which) if primary is not None else None
+    header = cols + ([primary.label] if score_col and score_col in runs.columns else []) + ["wall s", "device"]
+    rows = []
+    order = [c for c in ["dataset", "loss", "seed"] if c in runs.columns]
+    for _, r in runs.sort_values(order).iterrows():
+        row = [_fmt_num(r[c]) for c in cols]
+        if score_col and score_col in runs.columns:
+            row.append(primary.format(float(r[score_col])) if pd.notna(r[score_col]) else "")
+        row.append(_fmt_num(r.get("cost.wall_s"), "{:.0f}"))
+        row.append(_fmt_num(r.get("cost.device")))
+        rows.append(row)
+    return header, rows
+
+
+def _status_of(runs: pd.DataFrame, run_id: str) -> dict:
+    r = runs[runs["run_id"] == run_id].iloc[0]
+    return r
+
+
+# --------------------------------------------------------------------------------------
+# main entry points
+# --------------------------------------------------------------------------------------
+def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot: int = 2000,
+                 exclude_collapsed: bool = False) -> dict[str, Path]:
+    """Write ``reports_dir/index.html`` (self-contained) and ``reports_dir/tables.tex``.
+
+    ``compare``: a reference key (``"lucic2018"``) to put published values beside ours
+    where comparable; where not, the report says why.  Returns ``{"html": ..., "latex": ...}``.
+    """
+    results_dir = Path(results_dir)
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    runs, curves, suite = load_results(results_dir)
+
+    metrics = agg.available_metrics(runs)
+    tables = [agg.aggregate(runs, m, n_boot=n_boot, exclude_collapsed=exclude_collapsed) for m in metrics]
+    cost = agg.cost_table(runs, tables[0].axes if tables else None) if len(runs) else pd.DataFrame()
+
+    comparison = None
+    compare_note = ""
+    if compare:
+        fid = next((t for t in tables if t.metric.id == "fid"), None)
+        if fid is not None:
+            comparison = agg.compare_reference(fid, compare, runs)
+        else:
+            from bench import references
+
+            ref = references.load(compare)
+            comparison = agg.Comparison(ref, False, f"these results contain no {ref.metric_label} scores.", pd.DataFrame())
+        compare_note = comparison.caption()
+        if not comparison.comparable:
+            log.warning("%s", compare_note)
+
+    # representative run per cell: closest to the cell median of the dataset's first metric
+    primary_by_ds: dict[str, agg.Table] = {}
+    for t in tables:
+        for ds, g in t.cells.groupby("dataset"):
+            if ds not in primary_by_ds and (g["n"] > 0).any():
+                primary_by_ds[ds] = t
+    reps: dict[tuple[str, str], str] = {}
+    for ds, t in primary_by_ds.items():
+        for key, rid in agg.representative_runs(t).items():
+            d = dict(zip(t.axes, key))
+            if d["dataset"] == ds:
+                reps.setdefault((ds, d["loss"]), rid)
+    # cells with no scored run: show the first run so its failure is visible
+    for (ds, loss), g in runs.groupby(["dataset", "loss"], sort=True):
+        if (ds, loss) not in reps:
+            reps[(ds, loss)] = str(g.sort_values("seed")["run_id"].iloc[0]) if "seed" in g else str(g["run_id"].iloc[0])
+
+    datasets = sorted(runs["dataset"].dropna().unique(), key=agg._dataset_rank) if len(runs) else []
+    sections = []
+    for ds in datasets:
+        t = primary_by_ds.get(ds)
+        sec = {"dataset": agg.dataset_label(ds), "anchor": f"ds-{ds}", "metric": t.metric.label if t else None}
+        # distribution
+        if t is not None:
+            sel = t.cells[t.cells["dataset"] == ds]
+            scores = pd.DataFrame([{"loss": r["loss"], "value": v} for _, r in sel.iterrows() for v in r["values"]])
+            sec["distribution"] = _data_uri(figures.score_distribution(scores, t.metric, ds))
+        else:
+            sec["distribution"] = None
+        losses = [loss for (d, loss) in reps if d == ds]
+        by_loss = {loss: reps[(ds, loss)] for loss in losses}
+        sec["curves"] = _data_uri(figures.training_curves(curves, by_loss, ds, t.metric if t else None)) if len(curves) else None
+        samples = []
+        is_2d = figures.true_modes(ds) is not None
+        for loss in agg.order_losses(losses):
+            rid = by_loss[loss]
+            r = _status_of(runs, rid)
+            sdir = results_dir / "runs" / rid / "samples"
+            item = {
+                "loss": agg.loss_label(loss),
+                "run_id": rid,
+                "seed": _fmt_num(r.get("seed")),
+                "status": str(r.get("status")),
+                "reason": "" if pd.isna(r.get("reason")) else str(r.get("reason")),
+                "grid": _file_uri(sdir / "final.png"),
+                "interp": _file_uri(sdir / "interpolation.png"),
+                "modes": None,
+            }
+            if is_2d:
+                pts = sdir / "points_final.npy"
+                if pts.exists():
+                    try:
+                        arr = np.load(pts)
+                        item["modes"] = _data_uri(figures.mode_coverage(arr, ds, f"{agg.loss_label(loss)} (seed {item['seed']})"))
+                    except (OSError, ValueError) as exc:
+                        item["reason"] = (item["reason"] + "; " if item["reason"] else "") + f"points unreadable: {exc}"
+            samples.append(item)
+        sec["samples"] = samples
+        sec["is_2d"] = is_2d
+        sections.append(sec)
+
+    budget = None
+    fid_like = next((m for m in metrics if m.id == "fid"), metrics[0] if metrics else None)
+    if fid_like is not None:
+        bc = agg.budget_curves(runs, fid_like, n_boot=n_boot)
+        if not bc.empty:
+            budget = {"img": _data_uri(figures.budget_plot(bc, fid_like)), "metric": fid_like.label,
+                      "K": ", ".join(f"{agg.dataset_label(d)}/{agg.loss_label(l)}: {k}" for (d, l), k in bc.groupby(["dataset", "loss"])["K"].max().items())}
+
+    cost_rows = []
+    for _, r in cost.iterrows():
+        cost_rows.append({
+            "dataset": agg.dataset_label(r["dataset"]), "loss": agg.loss_label(r["loss"]), "runs": int(r["runs"]),
+            "sps": "—" if math.isnan(r["steps_per_s_mean"]) else f"{r['steps_per_s_mean']:.1f}" + ("" if math.isnan(r["steps_per_s_std"]) else f" ± {r['steps_per_s_std']:.1f}"),
+            "wall": "—" if math.isnan(r["wall_s_mean"]) else f"{r['wall_s_mean'] / 60:.1f}" + ("" if math.isnan(r["wall_s_std"]) else f" ± {r['wall_s_std'] / 60:.1f}"),
+            "dh": f"{r['device_hours']:.3f}", "device": r["device"] or "—",
+        })
+
+    primary = tables[0].metric if tables else None
+    header, run_rows = _runs_rows(runs, primary, tables[0].which if tables else "best")
+    prov = _provenance(runs, suite, results_dir)
+    suite_name = dict(prov)["Suite"]
+
+    env = Environment(loader=PackageLoader("bench.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        title=f"ganbench report: {suite_name}",
+        suite_name=suite_name,
+        tables=[_table_context(t, comparison if t.metric.id == "fid" else None) for t in tables],
+        compare=compare,
+        compare_note=compare_note,
+        comparison_ok=bool(comparison is not None and comparison.comparable),
+        reference=comparison.reference if comparison is not None else None,
+        cost_rows=cost_rows,
+        sections=sections,
+        budget=budget,
+        runs_header=header,
+        runs_rows=run_rows,
+        status_idx=header.index("status") if "status" in header else -1,
+        provenance=prov,
+    )
+    html_path = reports_dir / "index.html"
+    html_path.write_text(html, encoding="utf-8")
+    tex_path = latex.write_tables(reports_dir / "tables.tex", tables, cost, comparison,
+                                  header=f"ganbench tables for suite {suite_name}, from {results_dir}")
+    return {"html": html_path, "latex": tex_path}
+
+
+def main_report(suite_results_dir: Path, reports_root: Path, compare: str | None = None) -> Path:
+    """CLI entry: write the report of ``results/<suite>`` into ``reports_root/<suite>``;
+    returns the path of ``index.html``."""
+    suite_results_dir = Path(suite_results_dir)
+    paths = write_report(suite_results_dir, Path(reports_root) / suite_results_dir.name, compare=compare)
+    return paths["html"]

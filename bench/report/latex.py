@@ -1,0 +1,168 @@
+"""LaTeX tables (booktabs, via pandas ``Styler.to_latex``) ready for ``\\input``.
+
+Requires ``\\usepackage{booktabs}`` in the including document; nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from bench.aggregate import Comparison, Table, dataset_label, loss_label
+
+__all__ = ["escape_latex", "table_to_latex", "comparison_to_latex", "cost_to_latex", "tables_to_latex"]
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "σ": r"$\sigma$",
+    "α": r"$\alpha$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "–": "--",
+    "—": "---",
+    "≤": r"$\leq$",
+    "×": r"$\times$",
+    "’": "'",
+}
+
+
+def escape_latex(text) -> str:
+    """Escape plain text for LaTeX text mode; ``±`` becomes ``$\\pm$``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return "--"
+    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _cell(text) -> str:
+    # a lone em dash means "no value": render it as an en dash, the usual empty-cell mark
+    if text is None or (isinstance(text, float) and math.isnan(text)) or text == "—":
+        return "--"
+    return escape_latex(text)
+
+
+def _styled(df: pd.DataFrame, marks: pd.DataFrame | None, caption: str, label: str, column_format: str | None = None,
+            sparse_index: bool = True) -> str:
+    st = df.style.format(_cell).format_index(escape_latex, axis=0).format_index(escape_latex, axis=1)
+    if marks is not None:
+        st = st.apply(lambda _: marks, axis=None)
+    st = st.hide(names=True, axis=0).hide(names=True, axis=1)
+    nlev = df.index.nlevels
+    return st.to_latex(
+        hrules=True,
+        caption=escape_latex(caption),
+        label=label,
+        position="htbp",
+        position_float="centering",
+        column_format=column_format or ("l" * nlev + "r" * df.shape[1]),
+        multicol_align="c",
+        sparse_index=sparse_index,
+        clines=None,
+    )
+
+
+def table_to_latex(table: Table, label: str | None = None) -> str:
+    """One survey-style table: objectives as rows, datasets as columns, ``mean ± std``,
+    best per column in ``\\textbf``, not significantly different from best underlined."""
+    text = table.wide("text")
+    best = table.wide("best").fillna(False).astype(bool)
+    tied = table.wide("tied_with_best").fillna(False).astype(bool)
+    marks = pd.DataFrame("", index=text.index, columns=text.columns)
+    marks[tied & ~best] = "underline:--rwrap;"
+    marks[best] = "textbf:--rwrap;"
+    text = text.fillna("—")
+    text.index = [loss_label(i) for i in text.index]
+    marks.index = text.index
+    text.columns.name = None
+    marks.columns.name = None
+    return _styled(text, marks, table.caption(), label or f"tab:{table.metric.id}")
+
+
+def comparison_to_latex(comp: Comparison, label: str = "tab:compare") -> str:
+    """Ours beside a published reference; a commented note when not comparable."""
+    if not comp.comparable:
+        return "% " + escape_latex(comp.caption()).replace("\n", " ") + "\n"
+    c = comp.cells
+    ref = comp.reference
+    datasets = [d for d in ref.datasets if d in set(c["dataset"])]
+    rows = list(dict.fromkeys(c["row_label"]))
+    cols = pd.MultiIndex.from_tuples(
+        [(dataset_label(d), part) for d in datasets for part in ("ours", ref.short, "in 2σ")]
+    )
+    out = pd.DataFrame("—", index=rows, columns=cols)
+    for _, r in c.iterrows():
+        d = dataset_label(r["dataset"])
+        if r["n"] and not math.isnan(r["ours_mean"]):
+            ours = f"{r['ours_mean']:.1f}" + (f" ± {r['ours_std']:.1f}" if not math.isnan(r["ours_std"]) else "")
+        else:
+            ours = r["status"] if r["status"] == "not run" else "—"
+        out.loc[r["row_label"], (d, "ours")] = ours
+        if not math.isnan(r["pub_mean"]):
+            pub = f"{r['pub_mean']:.1f} ± {r['pub_std']:.1f}" + ("*" if r["outliers_excluded"] else "")
+            out.loc[r["row_label"], (d, ref.short)] = pub
+        if r["within"] is not None and not (isinstance(r["within"], float) and math.isnan(r["within"])):
+            out.loc[r["row_label"], (d, "in 2σ")] = "yes" if r["within"] else "no"
+    return _styled(out, None, comp.caption(), label)
+
+
+def cost_to_latex(cost: pd.DataFrame, label: str = "tab:cost") -> str:
+    """Cost per cell: steps/s and wall time per run (mean ± std), runs, device-hours."""
+
+    def pm(m, s, fmt):
+        if m is None or math.isnan(m):
+            return "—"
+        return fmt.format(m) + ("" if s is None or math.isnan(s) else " ± " + fmt.format(s))
+
+    rows = []
+    for _, r in cost.iterrows():
+        rows.append(
+            {
+                "Dataset": dataset_label(r["dataset"]),
+                "Objective": loss_label(r["loss"]),
+                "Steps/s": pm(r["steps_per_s_mean"], r["steps_per_s_std"], "{:.1f}"),
+                "Wall time per run (min)": pm(r["wall_s_mean"] / 60.0, r["wall_s_std"] / 60.0, "{:.1f}"),
+                "Runs": str(int(r["runs"])),
+                "Device-hours": f"{r['device_hours']:.2f}",
+                "Device": r["device"] or "—",
+            }
+        )
+    df = pd.DataFrame(rows).set_index(["Dataset", "Objective"]) if rows else pd.DataFrame()
+    cap = (
+        "Cost per cell over all its runs (search included): steps/s and wall time per run "
+        "(mean ± sample std over runs), number of runs, device-hours (sum of wall time)."
+    )
+    # no sparse index: \multirow would need the multirow package
+    return _styled(df, None, cap, label, column_format="ll" + "r" * 4 + "l", sparse_index=False)
+
+
+def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, comparison: Comparison | None = None,
+                    header: str = "") -> str:
+    parts = []
+    if header:
+        parts.append("".join(f"% {line}\n" for line in header.splitlines()))
+    parts.append("% Requires \\usepackage{booktabs}.\n")
+    for t in tables:
+        parts.append(table_to_latex(t))
+    if comparison is not None:
+        parts.append(comparison_to_latex(comparison))
+    if cost is not None and not cost.empty:
+        parts.append(cost_to_latex(cost))
+    return "\n".join(parts)
+
+
+def write_tables(path: Path, tables: list[Table], cost=None, comparison=None, header: str = "") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tables_to_latex(tables, cost, comparison, header), encoding="utf-8")
+    return path

@@ -1,0 +1,69 @@
+"""Run records on disk: atomic writes, the record schema, and collect() into one table.
+
+Record schema (``record.json``, version ``RECORD_SCHEMA``):
+    schema, run_id, keys{loss, dataset, model, seed, suite}, status ("done" | "diverged" |
+    "failed" | "running"), reason, diverged_step, collapsed, config (the resolved RunSpec
+    without runtime fields), counts{d_steps, g_steps}, metrics{final, best, best_step,
+    provenance}, curves{name: [[step, value], ...]}, cost{wall_s, train_s, eval_s,
+    steps_per_s, device, threads}, environment{python, torch, torchvision, torch_fidelity,
+    ganbench, git_sha, platform}, artifacts{samples, interpolation, points, checkpoint}."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+RECORD_SCHEMA = 1
+RECORD_NAME = "record.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n").encode())
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+class CorruptRecord(ValueError):
+    pass
+
+
+def read_record(run_dir: Path) -> Optional[Dict[str, Any]]:
+    """The run's record, None if it has none; CorruptRecord if it cannot be parsed."""
+    p = Path(run_dir) / RECORD_NAME
+    if not p.exists():
+        return None
+    try:
+        rec = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorruptRecord(f"{p}: unreadable record ({e})") from None
+    if not isinstance(rec, dict) or "status" not in rec or "run_id" not in rec:
+        raise CorruptRecord(f"{p}: record lacks 'status' or 'run_id'")
+    return rec
