@@ -110,6 +110,8 @@ class Run:
         self.train_s = 0.0
         self.eval_s = 0.0
         self.feed = None
+        self.last_g: Dict[str, torch.Tensor] = {}  # G-side values of the latest G update, logged with D's
+        self.throughput: list = []  # [[step, steps/s]]: timing, so apart from the deterministic curves
 
     # ---- latents -------------------------------------------------------------------
     def latents(self, n: int, gen: torch.Generator):
@@ -201,7 +203,8 @@ class Run:
                 "objective_state": {k: v.detach().clone() for k, v in self.state.items()},
                 "curves": self.curves, "best": self.best, "best_step": self.best_step, "final": self.final,
                 "provenance": self.provenance, "collapsed": self.collapsed,
-                "train_s": self.train_s, "eval_s": self.eval_s, "run_id": self.spec.run_id}
+                "train_s": self.train_s, "eval_s": self.eval_s, "throughput": self.throughput,
+                "last_g": self.last_g, "run_id": self.spec.run_id}
 
     def load_state_dict(self, ck: Dict[str, Any]) -> None:
         self.G.load_state_dict(ck["G"])
@@ -212,7 +215,7 @@ class Run:
         self.gen_aux.set_state(ck["gen_aux"])
         self.state = {k: v.to(self.device) for k, v in ck["objective_state"].items()}
         for k in ("step", "g_steps", "curves", "best", "best_step", "final", "provenance", "collapsed",
-                  "train_s", "eval_s"):
+                  "train_s", "eval_s", "throughput", "last_g"):
             setattr(self, k, ck[k])
 
     def log(self, name: str, step: int, value: float) -> None:
@@ -263,8 +266,6 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
     spec = run.spec
     run.attach_data()
     first_bad = torch.full((), -1, dtype=torch.long, device=run.device)  # first non-finite step, no per-step sync
-    last_g: Dict[str, torch.Tensor] = {}
-    last_gn = torch.zeros(())
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -285,9 +286,9 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
             want = (step + run.n_critic) // spec.log_every != step // spec.log_every or step + run.n_critic >= spec.steps
             g_loss, glogs, gn = run.g_update(step, fake, ctx, want_grad_norm=want)
             if gn is not None:
-                last_gn = gn
+                run.last_g["grad_norm_g"] = gn.detach()
             first_bad = _mark_bad(first_bad, g_loss, step)
-            last_g = {"g_loss": g_loss.detach(), **{k: v.detach() for k, v in glogs.items()}}
+            run.last_g.update({"g_loss": g_loss.detach(), **{k: v.detach() for k, v in glogs.items()}})
         run.step = step + 1
         if log_now:
             if int(first_bad) >= 0:
@@ -295,13 +296,13 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
             now = time.perf_counter()
             run.train_s += now - t0
             t0 = now
-            vals = {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in dlogs.items()}, **last_g,
-                    "grad_norm_d": d_gn, "grad_norm_g": last_gn}
+            vals = {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in dlogs.items()}, **run.last_g,
+                    "grad_norm_d": d_gn}
             for k, v in vals.items():
                 run.log(k, run.step, float(v))
-            run.log("steps_per_s", run.step, run.step / max(run.train_s, 1e-9))
+            run.throughput.append([run.step, run.step / max(run.train_s, 1e-9)])  # timing: kept out of curves
             if bar is not None:
-                bar.set_postfix(d=f"{float(d_loss):.3f}", g=f"{float(last_g.get('g_loss', float('nan'))):.3f}")
+                bar.set_postfix(d=f"{float(d_loss):.3f}", g=f"{float(run.last_g.get('g_loss', float('nan'))):.3f}")
         if bar is not None:
             bar.update(1)
         ev = spec.eval.every
@@ -438,7 +439,8 @@ def make_record(spec: RunSpec, run: Optional[Run], status: str, reason: Optional
         "curves": run.curves if run else {},
         "cost": {"wall_s": wall_s, "train_s": train_s, "eval_s": run.eval_s if run else 0.0,
                  "steps_per_s": steps_done / train_s if train_s > 0 else None,
-                 "device": device_name(torch.device(spec.device)), "threads": torch.get_num_threads()},
+                 "device": device_name(torch.device(spec.device)), "threads": torch.get_num_threads(),
+                 "throughput": run.throughput if run else []},
         "environment": environment(),
         "artifacts": artifacts,
     }

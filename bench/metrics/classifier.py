@@ -93,16 +93,16 @@ def predict(model: SmallCNN, x_u8: torch.Tensor, batch_size: int = 1000, device=
 def train_classifier(dataset: str, cfg: ClassifierConfig = ClassifierConfig(), data_root=None,
                      device="cpu", log=None) -> Dict:
     """Train the classifier on ``dataset``'s train split; returns {"state_dict", "meta"}."""
-    from ..data import load
+    from ..data import DATASETS, load
 
-    train = load(dataset, "train", data_root)
-    info = train.info
+    info = DATASETS.get(dataset)
     if info.kind != "image":
         raise ClassifierUnavailable(f"eval.extractor 'classifier' needs an image dataset; {dataset!r} is {info.kind}")
     if not info.labelled:
         raise ClassifierUnavailable(
             f"eval.extractor 'classifier' needs class labels, but dataset {dataset!r} is unlabelled; "
             f"use extractor 'inception-offline' (or 'inception' with weights_path)")
+    train = load(dataset, "train", data_root)
     test = load(dataset, "test", data_root)
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(cfg.seed)

@@ -1,0 +1,29 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+torch.set_num_threads(1)  # tests are small; one thread avoids oversubscription on 2-core machines
+
+
+def real_data_root(*datasets: str) -> Path:
+    """The real-data root from GANBENCH_DATA. Skips where the variable is unset; fails where it
+    is set but the requested datasets' files are missing (so CI never skips silently)."""
+    root = os.environ.get("GANBENCH_DATA")
+    if not root:
+        pytest.skip("GANBENCH_DATA is not set (real MNIST / Fashion-MNIST files)")
+    folders = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+    for ds in datasets or ("mnist",):
+        raw = Path(root) / folders[ds] / "raw"
+        for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                  "t10k-labels-idx1-ubyte"):
+            if not (raw / f).exists():
+                pytest.fail(f"GANBENCH_DATA={root} is set but {raw / f} is missing")
+    return Path(root)
+
+
+@pytest.fixture
+def data_root():
+    return real_data_root("mnist", "fashion-mnist")

@@ -1,0 +1,167 @@
+"""Loss values on fixed discriminator outputs against hand computations."""
+import math
+
+import pytest
+import torch
+
+from bench.losses import LOSSES, DOut, StepCtx
+
+
+def sp(x):  # softplus, by hand
+    return math.log1p(math.exp(x))
+
+
+R = [1.0, -0.5, 2.0]
+F_ = [-1.0, 0.3, 0.0]
+
+
+def ident_D(x):
+    """A 'discriminator' whose score is its (B, 1) input: fixed outputs for fixed inputs."""
+    return DOut(x[:, 0])
+
+
+def col(v):
+    return torch.tensor(v, dtype=torch.float64).unsqueeze(1)
+
+
+def mean(v):
+    return sum(v) / len(v)
+
+
+def test_ns_and_mm_d_loss_and_g_loss():
+    expected_d = mean([sp(-r) for r in R]) + mean([sp(f) for f in F_])
+    for name in ("ns", "mm"):
+        loss, logs = LOSSES.get(name)().d_loss(ident_D, col(R), col(F_), StepCtx())
+        assert loss.item() == pytest.approx(expected_d, rel=1e-12)
+        assert logs["d_loss_real"].item() == pytest.approx(mean([sp(-r) for r in R]), rel=1e-12)
+    g_ns, _ = LOSSES.get("ns")().g_loss(ident_D, col(F_), StepCtx())
+    assert g_ns.item() == pytest.approx(mean([-math.log(1 / (1 + math.exp(-f))) for f in F_]), rel=1e-12)
+    g_mm, _ = LOSSES.get("mm")().g_loss(ident_D, col(F_), StepCtx())
+    assert g_mm.item() == pytest.approx(mean([math.log(1 - 1 / (1 + math.exp(-f))) for f in F_]), rel=1e-12)
+
+
+def test_one_sided_label_smoothing():
+    t = 0.9
+    loss, _ = LOSSES.get("ns")().d_loss(ident_D, col(R), col(F_), StepCtx(real_target=t))
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    real = mean([-(t * math.log(sig(r)) + (1 - t) * math.log(1 - sig(r))) for r in R])
+    fake = mean([-math.log(1 - sig(f)) for f in F_])
+    assert loss.item() == pytest.approx(real + fake, rel=1e-12)
+
+
+def test_lsgan():
+    loss, _ = LOSSES.get("lsgan")().d_loss(ident_D, col(R), col(F_), StepCtx())
+    assert loss.item() == pytest.approx(mean([(r - 1) ** 2 for r in R]) + mean([f ** 2 for f in F_]), rel=1e-12)
+    g, _ = LOSSES.get("lsgan")().g_loss(ident_D, col(F_), StepCtx())
+    assert g.item() == pytest.approx(mean([(f - 1) ** 2 for f in F_]), rel=1e-12)
+
+
+def test_wgan():
+    obj = LOSSES.get("wgan")()
+    loss, _ = obj.d_loss(ident_D, col(R), col(F_), StepCtx())
+    assert loss.item() == pytest.approx(mean(F_) - mean(R), rel=1e-12)
+    assert obj.g_loss(ident_D, col(F_), StepCtx())[0].item() == pytest.approx(-mean(F_))
+    assert obj.weight_clip == 0.01 and obj.caps.n_critic == 5
+
+
+class Linear:
+    """Critic D(x) = w·x: its input gradient is w everywhere, so the penalty is λ(‖w‖ − 1)²."""
+
+    def __init__(self, w):
+        self.w = torch.tensor(w, dtype=torch.float64)
+
+    def __call__(self, x):
+        return DOut(x.flatten(1) @ self.w)
+
+
+@pytest.mark.parametrize("w", [[3.0, 4.0], [0.6, 0.8], [0.1, 0.0]])
+def test_wgan_gp_penalty_closed_form(w):
+    D = Linear(w)
+    real = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 1.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.5, 0.5], [2.0, 2.0], [-1.0, 0.0]], dtype=torch.float64)
+    loss, logs = LOSSES.get("wgan-gp")(gp_weight=10.0).d_loss(D, real, fake, StepCtx(gen=torch.Generator().manual_seed(0)))
+    norm = math.hypot(*w)
+    assert logs["penalty"].item() == pytest.approx(10 * (norm - 1) ** 2, abs=1e-12)
+    critic = (fake @ D.w).mean() - (real @ D.w).mean()
+    assert loss.item() == pytest.approx(critic.item() + 10 * (norm - 1) ** 2, rel=1e-12)
+
+
+def test_dragan_penalty_closed_form():
+    w = [2.0, 0.0, 0.0]
+    D = Linear(w)
+    real = torch.randn(5, 3, dtype=torch.float64)
+    fake = torch.randn(5, 3, dtype=torch.float64)
+    _, logs = LOSSES.get("dragan")(gp_weight=10.0).d_loss(D, real, fake, StepCtx(gen=torch.Generator().manual_seed(1)))
+    assert logs["penalty"].item() == pytest.approx(10 * (2.0 - 1.0) ** 2, abs=1e-12)
+
+
+def test_gradient_penalty_on_a_quadratic_critic():
+    # D(x) = ½‖x‖² has ∇D(x̂) = x̂: with real = fake the interpolate is the point itself.
+    D = lambda x: DOut(0.5 * x.flatten(1).pow(2).sum(1))  # noqa: E731
+    x = torch.tensor([[3.0, 4.0], [0.0, 2.0]], dtype=torch.float64)
+    _, logs = LOSSES.get("wgan-gp")(gp_weight=1.0).d_loss(D, x, x.clone(), StepCtx(gen=torch.Generator().manual_seed(0)))
+    assert logs["penalty"].item() == pytest.approx(((5 - 1) ** 2 + (2 - 1) ** 2) / 2, abs=1e-12)
+
+
+def test_began_losses_and_k_update():
+    obj = LOSSES.get("began")(gamma=0.5, lambda_k=0.001)
+    state = obj.init_state("cpu")
+    assert state["k"].item() == 0.0
+    recon = lambda x: DOut(x[:, 0])  # noqa: E731  (score = reconstruction error)
+    lx, lg = [0.4, 0.6], [0.1, 0.3]  # L(x) = 0.5, L(G(z)) = 0.2
+    state["k"] = torch.tensor(0.3, dtype=torch.float64)
+    loss, logs = obj.d_loss(recon, col(lx), col(lg), StepCtx(state=state))
+    assert loss.item() == pytest.approx(0.5 - 0.3 * 0.2)
+    assert logs["convergence_M"].item() == pytest.approx(0.5 + abs(0.5 * 0.5 - 0.2))
+    obj.update_state(state, logs)
+    assert state["k"].item() == pytest.approx(0.3 + 0.001 * (0.5 * 0.5 - 0.2))
+    # clipped to [0, 1]
+    state["k"] = torch.tensor(0.99995, dtype=torch.float64)
+    obj.update_state(state, {"recon_real": torch.tensor(1.0), "recon_fake": torch.tensor(0.0)})
+    assert state["k"].item() == 1.0
+    state["k"] = torch.tensor(0.0, dtype=torch.float64)
+    obj.update_state(state, {"recon_real": torch.tensor(0.0), "recon_fake": torch.tensor(1.0)})
+    assert state["k"].item() == 0.0
+    assert obj.g_loss(recon, col(lg), StepCtx())[0].item() == pytest.approx(0.2)
+
+
+def test_acgan_class_terms():
+    obj = LOSSES.get("acgan")()
+    aux_r = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    aux_f = torch.tensor([[0.5, 0.5], [1.0, -1.0]], dtype=torch.float64)
+    s_r, s_f = [1.0, 2.0], [0.0, -1.0]
+    table = {}
+
+    def D(x):
+        return table[int(x[0, 0].item())]
+
+    table[0] = DOut(torch.tensor(s_r, dtype=torch.float64), aux_r)
+    table[1] = DOut(torch.tensor(s_f, dtype=torch.float64), aux_f)
+    real, fake = torch.zeros(2, 1, dtype=torch.float64), torch.ones(2, 1, dtype=torch.float64)
+    y_r, y_f = torch.tensor([0, 1]), torch.tensor([1, 0])
+    loss, logs = obj.d_loss(D, real, fake, StepCtx(y_real=y_r, cond_target=y_f))
+
+    def ce(logits, y):
+        return mean([math.log(sum(math.exp(v) for v in row)) - row[t] for row, t in zip(logits.tolist(), y.tolist())])
+
+    src = mean([sp(-r) for r in s_r]) + mean([sp(f) for f in s_f])
+    assert loss.item() == pytest.approx(src + ce(aux_r, y_r) + ce(aux_f, y_f), rel=1e-12)
+    g, _ = obj.g_loss(D, fake, StepCtx(cond_target=y_f))
+    assert g.item() == pytest.approx(mean([sp(-f) for f in s_f]) + ce(aux_f, y_f), rel=1e-12)
+
+
+def test_infogan_information_term():
+    obj = LOSSES.get("infogan")(cat_dim=2, cont_dim=1, lambda_cat=1.0, lambda_cont=0.1)
+    aux = torch.tensor([[1.0, 0.0, 0.5], [0.0, 0.0, -0.2]], dtype=torch.float64)
+    c, u = torch.tensor([0, 1]), torch.tensor([[0.0], [0.2]], dtype=torch.float64)
+    ce = mean([math.log(math.e + 1) - 1, math.log(2)])
+    gauss = mean([0.5 * 0.5 ** 2, 0.5 * 0.4 ** 2])
+    assert obj.info_loss(aux, (c, u)).item() == pytest.approx(ce + 0.1 * gauss, rel=1e-12)
+    cond, (cc, uu) = obj.sample_condition(4, 10, torch.Generator().manual_seed(0), "cpu")
+    assert cond.shape == (4, 3) and cond[:, :2].sum(1).eq(1).all() and uu.abs().le(1).all()
+
+
+def test_every_objective_declares_defaults_and_citation():
+    for name, cls in LOSSES.items():
+        d = cls.describe()
+        assert d["citation"] and d["summary"] and "optim" in cls.defaults, name
