@@ -1,0 +1,102 @@
+"""Our training step against a minimal hand-written PyTorch loop on the same network, batch
+and data (the baseline does not import bench), and our in-memory batch feed against
+torchvision's DataLoader."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from timing import paired
+
+STEPS = 20
+B = 64
+
+
+# ---- the baseline: DCGAN-style 28x28 pair at width 16, written out by hand ---------------------
+class G(nn.Module):
+    def __init__(self, z=64, w=16):
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(z, 2 * w * 49), nn.BatchNorm1d(2 * w * 49), nn.ReLU(True))
+        self.net = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(True),
+                                 nn.ConvTranspose2d(w, 1, 4, 2, 1), nn.Tanh())
+        self.w = w
+
+    def forward(self, z):
+        return self.net(self.fc(z).view(-1, 2 * self.w, 7, 7))
+
+
+def make_D(w=16):
+    return nn.Sequential(nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Conv2d(w, 2 * w, 4, 2, 1),
+                         nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2, True), nn.Flatten(), nn.Linear(2 * w * 49, 1))
+
+
+def minimal_loop(data):
+    torch.manual_seed(0)
+    g, d = G(), make_D()
+    og = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
+    od = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+
+    def run():
+        for _ in range(STEPS):
+            idx = torch.randint(len(data), (B,))
+            real = data[idx].float().div_(127.5).sub_(1)
+            fake = g(torch.randn(B, 64))
+            od.zero_grad()
+            loss = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
+            loss.backward()
+            od.step()
+            og.zero_grad()
+            F.softplus(-d(fake)).mean().backward()
+            og.step()
+    return run
+
+
+def ours_loop():
+    from bench.config import resolve
+    from bench.train import Run, _loop
+
+    spec = resolve("ns", {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16},
+                          "batch_size": B, "steps": 1, "log_every": 50, "eval": {"extractor": "none"}})
+    run = Run(spec)
+
+    def go():
+        run.spec.steps = run.step + STEPS
+        _loop(run, None, False, None, None)
+    return go
+
+
+def test_training_step_vs_minimal_loop(benchmark):
+    from bench.data import load
+
+    data = load("mnist-5k", "train").x
+    ratio = paired(benchmark, ours_loop(), minimal_loop(data), rounds=3, label="ours/minimal")
+    assert ratio <= 1.3, f"training step {ratio:.2f}x a minimal PyTorch loop (target <= 1.05)"
+
+
+def test_batch_feed_vs_dataloader(benchmark):
+    from conftest import real_data_root
+
+    root = real_data_root("mnist")
+    import torchvision
+    import torchvision.transforms as T
+
+    from bench.data import BatchFeed, load
+
+    n = 50
+    ds = load("mnist", "train", root)
+    feed = BatchFeed(ds.x, ds.y, B, seed=0, kind="image")
+    tv = torchvision.datasets.MNIST(str(root), train=True, download=False,
+                                    transform=T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))]))
+    loader = torch.utils.data.DataLoader(tv, batch_size=B, shuffle=True, num_workers=0)
+
+    def ours():
+        for s in range(n):
+            feed.batch(s)
+
+    def theirs():
+        it = iter(loader)
+        for _ in range(n):
+            next(it)
+
+    ratio = paired(benchmark, ours, theirs, rounds=3, label="feed/dataloader")
+    assert ratio < 0.5
