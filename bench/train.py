@@ -230,10 +230,13 @@ def _nan_d(D: torch.nn.Module) -> Callable:
 
 
 def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, resume: bool = True,
-          suite: Optional[str] = None, on_checkpoint: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+          suite: Optional[str] = None, on_checkpoint: Optional[Callable[[Dict[str, Any]], None]] = None,
+          meta: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Train one run. Writes record.json, checkpoints/latest.pt and samples/ under ``out_dir``
     (if given) and returns the record. ``on_checkpoint(record)`` is called after each
-    checkpoint is written (the Ray executor reports through it)."""
+    checkpoint is written (the Ray executor reports through it). ``meta`` (a suite's search
+    bookkeeping) is stored in the record under ``search``. Each start and end is appended to
+    ``events.jsonl`` so a suite can show that no finished run was trained twice."""
     t_wall = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else None
     if spec.threads:
@@ -247,6 +250,7 @@ def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, 
             ck = torch.load(ck_path, map_location=run.device, weights_only=False)
             if ck.get("run_id") == spec.run_id:
                 run.load_state_dict(ck)
+        _event(out, "start", run.step)
         _loop(run, out, progress, suite, on_checkpoint)
     except Diverged as e:
         status, reason, diverged_step = "diverged", str(e), e.step
@@ -257,9 +261,21 @@ def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, 
             out.mkdir(parents=True, exist_ok=True)
             (out / "traceback.txt").write_text(tb)
     record = make_record(spec, run, status, reason, diverged_step, time.perf_counter() - t_wall, suite, out)
+    record["search"] = dict(meta or {})
     if out is not None:
         atomic_write_json(out / RECORD_NAME, record)
+        _event(out, "end", record["counts"]["d_steps"], status)
     return record
+
+
+def _event(out: Optional[Path], event: str, step: int, status: Optional[str] = None) -> None:
+    if out is None:
+        return
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "events.jsonl", "a") as fh:
+        fh.write(json.dumps({"event": event, "step": step, "status": status, "time": time.time()}) + "\n")
 
 
 def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -> None:

@@ -27,7 +27,9 @@ def test_features_are_2048d_and_deterministic():
 
 
 def test_isc_reported_unavailable_not_invented(tmp_path):
-    x = load("mnist-5k", "test").as_float()
+    from bench.metrics import _reference_indices
+
+    x = load("mnist-5k", "test").as_float(_reference_indices(1000, 6))  # the reference subset itself
     s = evaluate(lambda n: x[:n], "mnist-5k",
                  EvalSpec(extractor="inception-offline", num_samples=6, num_real=6, metrics=["isc", "fid"],
                           batch_size=6), cache_dir=str(tmp_path))

@@ -1,0 +1,369 @@
+"""Suite files: YAML -> validated Suite -> planned runs.
+
+Schema (every key is checked when the file loads; errors name the file and the key):
+
+    name: quick                 # results go to results/<name>/
+    version: 1                  # bump when what the suite means changes
+    description: ...            # optional
+    grid:                       # crossed; loss, dataset, seed required
+      loss: [ns, wgan]
+      dataset: [ring8]
+      seed: [0, 1, 2]
+      model: [dcgan]            # optional further axes: any run setting, dotted paths allowed
+      stabilise.label_smoothing: [0.0, 0.1]
+    fixed: {steps: 2000, batch_size: 64, optim: {...}}   # run settings for every run
+    datasets: {ring8: {steps: 3000}}                      # per-dataset settings
+    overrides: {wgan: {optim: {name: rmsprop, lr: 5.0e-5}}}  # per-objective settings
+    eval: {every: 500, num_samples: 2000, extractor: auto}   # merged into every run's eval
+    resources: {cpu: 1, gpu: 0}   # per trial; fractions allowed
+    pack: 1                       # runs per trial that differ only in seed (reserved; 1 = off)
+    search:                       # optional (Lucic et al. 2018 protocol)
+      samples: 100                # wide phase: configurations per (loss, dataset); sample 0 = defaults
+      seed: 0                     # seed of the sampler
+      metric: frechet_inception_distance   # chosen by its best-over-checkpoints value
+      space:      {optim.lr: {log_uniform: [1.0e-5, 1.0e-2]}, optim.beta1: {uniform: [0, 1]}}
+      space_per_loss: {wgan: {loss_params.clip: {log_uniform: [1.0e-3, 1.0]}}}
+      narrow: {samples: 50, fixed: {optim: {betas: [0.5, 0.999]}, n_critic: 1},
+               space: {optim.lr: {log_uniform: [1.0e-4, 1.0e-3]}}}
+      final_seeds: 50             # the best configuration retrained over this many seeds
+
+Settings resolve, later winning: objective paper defaults < fixed (+ eval) < datasets[dataset]
+< grid axes < overrides[loss] < search sample."""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import yaml
+
+from .config import ConfigError, RunSpec, deep_merge, resolve
+from .data import DATASETS
+from .losses import LOSSES
+
+TOP_KEYS = {"name", "version", "description", "grid", "fixed", "datasets", "overrides", "eval", "resources",
+            "search", "pack"}
+SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds"}
+NARROW_KEYS = {"samples", "fixed", "space"}
+DISTRIBUTIONS = {"log_uniform", "uniform", "choice", "int_uniform"}
+LOWER_BETTER = {"frechet_inception_distance", "kernel_inception_distance_mean", "mode_kl", "class_kl"}
+
+
+class SuiteError(ConfigError):
+    pass
+
+
+@dataclass
+class PlannedRun:
+    spec: RunSpec
+    phase: str  # grid | wide | narrow | final
+    config_id: str  # identity of the configuration without the seed
+    sample: Optional[int] = None
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+    def meta(self) -> Dict[str, Any]:
+        return {"phase": self.phase, "config_id": self.config_id, "sample": self.sample}
+
+
+@dataclass
+class Suite:
+    name: str
+    version: int
+    path: Optional[Path]
+    grid: Dict[str, List[Any]]
+    fixed: Dict[str, Any] = field(default_factory=dict)
+    datasets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    eval: Dict[str, Any] = field(default_factory=dict)
+    resources: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    search: Optional[Dict[str, Any]] = None
+    pack: int = 1
+    description: str = ""
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+    # ---- expansion ---------------------------------------------------------------------
+    def base_layers(self, loss: str, dataset: str, axes: Dict[str, Any]) -> List[Dict[str, Any]]:
+        fixed = deep_merge(self.fixed, {"eval": self.eval} if self.eval else {})
+        axis_layer: Dict[str, Any] = {}
+        for k, v in axes.items():
+            _set_path(axis_layer, k, v)
+        return [fixed, {"dataset": dataset}, self.datasets.get(dataset, {}), axis_layer,
+                self.overrides.get(loss, {})]
+
+    def make_spec(self, loss, dataset, axes, extra=None, where=None) -> RunSpec:
+        layers = self.base_layers(loss, dataset, axes) + ([extra] if extra else [])
+        return resolve(loss, *layers, where=where or f"{self.where} (loss={loss}, dataset={dataset})")
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else self.name
+
+    def axis_combos(self):
+        other = [k for k in self.grid if k not in ("loss", "dataset", "seed")]
+        for loss in self.grid["loss"]:
+            for dataset in self.grid["dataset"]:
+                for values in itertools.product(*[self.grid[k] for k in other]):
+                    yield loss, dataset, dict(zip(other, values))
+
+    def plan_grid(self) -> List[PlannedRun]:
+        runs = []
+        for loss, dataset, axes in self.axis_combos():
+            for seed in self.grid["seed"]:
+                spec = self.make_spec(loss, dataset, {**axes, "seed": seed})
+                runs.append(PlannedRun(spec, "grid", config_id(spec)))
+        return runs
+
+    def plan_search(self, phase: str) -> List[PlannedRun]:
+        s = self.search
+        conf = s if phase == "wide" else s["narrow"]
+        seed0 = self.grid["seed"][0]
+        runs = []
+        for loss, dataset, axes in self.axis_combos():
+            space = dict(s.get("space", {})) if phase == "wide" else dict(conf.get("space", {}))
+            if phase == "wide":
+                space.update(s.get("space_per_loss", {}).get(loss, {}))
+            for i in range(conf["samples"]):
+                extra = deep_merge(conf.get("fixed", {}) if phase == "narrow" else {},
+                                   {} if (phase == "wide" and i == 0) else
+                                   sample_config(space, _rng(s.get("seed", 0), loss, dataset, axes, phase, i)))
+                spec = self.make_spec(loss, dataset, {**axes, "seed": seed0}, _expand_betas(extra, loss))
+                runs.append(PlannedRun(spec, phase, config_id(spec), i))
+        return runs
+
+    def plan_final(self, best: Dict[str, RunSpec]) -> List[PlannedRun]:
+        """``best``: config_id-independent map (loss, dataset, axes-key) -> best spec of the search."""
+        runs = []
+        for key, spec in best.items():
+            for seed in range(self.search["final_seeds"]):
+                s = copy.deepcopy(spec)
+                s.seed = seed
+                runs.append(PlannedRun(s, "final", config_id(s)))
+        return runs
+
+    def phases(self) -> List[str]:
+        if not self.search:
+            return ["grid"]
+        return ["wide"] + (["narrow"] if self.search.get("narrow") else []) + ["final"]
+
+    def count(self) -> int:
+        if not self.search:
+            return len(self.plan_grid())
+        n_cells = sum(1 for _ in self.axis_combos())
+        s = self.search
+        return n_cells * (s["samples"] + (s["narrow"]["samples"] if s.get("narrow") else 0) + s["final_seeds"])
+
+
+def _rng(seed, loss, dataset, axes, phase, i) -> np.random.RandomState:
+    key = json.dumps([seed, loss, dataset, axes, phase, i], sort_keys=True, default=str)
+    return np.random.RandomState(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16))
+
+
+def sample_config(space: Dict[str, Any], rng: np.random.RandomState) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for path in sorted(space):
+        dist = space[path]
+        (kind, arg), = dist.items()
+        if kind == "log_uniform":
+            v = float(np.exp(rng.uniform(np.log(arg[0]), np.log(arg[1]))))
+        elif kind == "uniform":
+            v = float(rng.uniform(arg[0], arg[1]))
+        elif kind == "int_uniform":
+            v = int(rng.randint(arg[0], arg[1] + 1))
+        else:
+            v = arg[int(rng.randint(len(arg)))]
+        _set_path(out, path, v)
+    return out
+
+
+def _expand_betas(extra: Dict[str, Any], loss: str) -> Dict[str, Any]:
+    """``optim.beta1`` sets β1 and keeps the resolved β2."""
+    optim = extra.get("optim", {})
+    if "beta1" in optim:
+        extra = copy.deepcopy(extra)
+        b1 = extra["optim"].pop("beta1")
+        b2 = extra["optim"].get("betas", LOSSES.get(loss).defaults.get("optim", {}).get("betas", [0.5, 0.999]))[1]
+        extra["optim"]["betas"] = [b1, b2]
+    return extra
+
+
+def _set_path(d: Dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def config_id(spec: RunSpec) -> str:
+    ident = spec.identity()
+    ident.pop("seed")
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# ---- loading and validation ---------------------------------------------------------------
+def _err(where: str, key: str, msg: str) -> SuiteError:
+    return SuiteError(f"{where}: {key}: {msg}")
+
+
+def _unknown(where, key_prefix, keys, valid):
+    for k in keys:
+        if k not in valid:
+            close = difflib.get_close_matches(str(k), sorted(valid), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise _err(where, f"{key_prefix}{k}", f"unknown key.{hint} Valid keys: {', '.join(sorted(valid))}")
+
+
+def _check_space(where, key, space):
+    if not isinstance(space, dict):
+        raise _err(where, key, "expected a mapping of setting -> distribution")
+    for path, dist in space.items():
+        k = f"{key}.{path}"
+        if not (isinstance(dist, dict) and len(dist) == 1):
+            raise _err(where, k, f"expected one of {sorted(DISTRIBUTIONS)} with its arguments, got {dist!r}")
+        (kind, arg), = dist.items()
+        if kind not in DISTRIBUTIONS:
+            close = difflib.get_close_matches(kind, sorted(DISTRIBUTIONS), n=1)
+            raise _err(where, k, f"unknown distribution {kind!r}." + (f" Did you mean {close[0]!r}?" if close else "")
+                       + f" Valid: {', '.join(sorted(DISTRIBUTIONS))}")
+        if kind == "choice":
+            if not isinstance(arg, list) or not arg:
+                raise _err(where, k, "choice needs a non-empty list")
+            continue
+        if not (isinstance(arg, list) and len(arg) == 2 and all(isinstance(a, (int, float)) for a in arg)):
+            raise _err(where, k, f"{kind} needs [low, high], got {arg!r}")
+        lo, hi = arg
+        if not lo < hi:
+            raise _err(where, k, f"{kind} range is empty or reversed: low {lo} must be < high {hi}")
+        if kind == "log_uniform" and lo <= 0:
+            raise _err(where, k, f"log_uniform needs low > 0, got {lo}")
+
+
+def _posint(where, key, v):
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise _err(where, key, f"expected a positive integer, got {v!r}")
+
+
+def load_suite(path) -> Suite:
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise SuiteError(f"{where}: no such suite file (ganbench list suites shows the shipped ones)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise SuiteError(f"{where}: not valid YAML: {e}") from None
+    return suite_from_dict(raw, path)
+
+
+def suite_from_dict(raw: Dict[str, Any], path: Optional[Path] = None) -> Suite:
+    where = str(path) if path else "suite"
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where}: expected a mapping at the top level")
+    _unknown(where, "", raw.keys(), TOP_KEYS)
+    for req in ("name", "version", "grid"):
+        if req not in raw:
+            raise _err(where, req, "required key is missing")
+    name = raw["name"]
+    if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
+        raise _err(where, "name", f"expected a plain name (no spaces or slashes), got {name!r}")
+    _posint(where, "version", raw["version"])
+    grid = raw["grid"]
+    if not isinstance(grid, dict):
+        raise _err(where, "grid", "expected a mapping of axis -> list of values")
+    for req in ("loss", "dataset", "seed"):
+        if req not in grid:
+            raise _err(where, f"grid.{req}", "required axis is missing")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise _err(where, f"grid.{k}", f"expected a non-empty list, got {v!r}")
+    for loss in grid["loss"]:
+        if loss not in LOSSES:
+            raise _err(where, "grid.loss", LOSSES.unknown_message(loss))
+    for ds in grid["dataset"]:
+        if ds not in DATASETS:
+            raise _err(where, "grid.dataset", DATASETS.unknown_message(ds))
+    for seed in grid["seed"]:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise _err(where, "grid.seed", f"seeds must be non-negative integers, got {seed!r}")
+    for loss in grid["loss"]:
+        caps = LOSSES.get(loss).caps
+        for ds in grid["dataset"]:
+            if caps.needs_labels and not DATASETS.get(ds).labelled:
+                raise _err(where, "grid", f"objective {loss!r} needs class labels, but dataset {ds!r} is unlabelled")
+    for section in ("fixed", "datasets", "overrides", "eval", "resources"):
+        if section in raw and not isinstance(raw[section], dict):
+            raise _err(where, section, "expected a mapping")
+    for ds in raw.get("datasets", {}) or {}:
+        if ds not in grid["dataset"]:
+            raise _err(where, f"datasets.{ds}", f"not a dataset of this suite's grid ({', '.join(grid['dataset'])})")
+    for loss in raw.get("overrides", {}) or {}:
+        if loss not in grid["loss"]:
+            msg = LOSSES.unknown_message(loss) if loss not in LOSSES else "not an objective of this suite's grid"
+            raise _err(where, f"overrides.{loss}", msg)
+    res = raw.get("resources", {"cpu": 1, "gpu": 0}) or {}
+    _unknown(where, "resources.", res.keys(), {"cpu", "gpu"})
+    for k, v in res.items():
+        if not isinstance(v, (int, float)) or v < 0:
+            raise _err(where, f"resources.{k}", f"expected a number >= 0, got {v!r}")
+    if res.get("cpu", 1) <= 0 and res.get("gpu", 0) <= 0:
+        raise _err(where, "resources", "a trial needs some cpu or gpu")
+    pack = raw.get("pack", 1)
+    _posint(where, "pack", pack)
+    search = raw.get("search")
+    if search is not None:
+        if not isinstance(search, dict):
+            raise _err(where, "search", "expected a mapping")
+        _unknown(where, "search.", search.keys(), SEARCH_KEYS)
+        _posint(where, "search.samples", search.get("samples"))
+        _posint(where, "search.final_seeds", search.get("final_seeds", 1))
+        search.setdefault("final_seeds", 1)
+        search.setdefault("metric", "frechet_inception_distance")
+        _check_space(where, "search.space", search.get("space", {}))
+        for loss, sp in (search.get("space_per_loss") or {}).items():
+            if loss not in LOSSES:
+                raise _err(where, f"search.space_per_loss.{loss}", LOSSES.unknown_message(loss))
+            _check_space(where, f"search.space_per_loss.{loss}", sp)
+        if search.get("narrow"):
+            nar = search["narrow"]
+            if not isinstance(nar, dict):
+                raise _err(where, "search.narrow", "expected a mapping")
+            _unknown(where, "search.narrow.", nar.keys(), NARROW_KEYS)
+            _posint(where, "search.narrow.samples", nar.get("samples"))
+            _check_space(where, "search.narrow.space", nar.get("space", {}))
+    suite = Suite(name=name, version=raw["version"], path=path, grid=grid, fixed=raw.get("fixed") or {},
+                  datasets=raw.get("datasets") or {}, overrides=raw.get("overrides") or {},
+                  eval=raw.get("eval") or {}, resources={"cpu": res.get("cpu", 1), "gpu": res.get("gpu", 0)},
+                  search=search, pack=pack, description=raw.get("description", ""), raw=raw)
+    # resolve every configuration now: bad settings fail before anything runs
+    try:
+        if search is None:
+            suite.plan_grid()
+        else:
+            suite.plan_search("wide")[:1]
+            if search.get("narrow"):
+                suite.plan_search("narrow")
+    except ConfigError as e:
+        raise SuiteError(str(e)) from None
+    except ValueError as e:
+        raise SuiteError(f"{where}: {e}") from None
+    return suite
+
+
+def list_suites(folder: Path) -> List[Dict[str, Any]]:
+    rows = []
+    for p in sorted(Path(folder).glob("*.yaml")):
+        try:
+            s = load_suite(p)
+            rows.append({"file": str(p), "name": s.name, "version": s.version, "runs": s.count(),
+                         "description": s.description})
+        except ConfigError as e:
+            rows.append({"file": str(p), "name": "INVALID", "version": None, "runs": 0, "description": str(e)})
+    return rows

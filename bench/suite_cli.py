@@ -1,0 +1,114 @@
+"""Suite commands of the CLI: run, collect, status, report."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _suite_results_dir(arg: str, results: str) -> Path:
+    """SUITE may be a suite file or a suite name."""
+    p = Path(arg)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        from .suite import load_suite
+
+        return Path(results) / load_suite(p).name
+    d = Path(results) / arg
+    if not d.is_dir():
+        from .cli import CLIError
+
+        known = sorted(x.name for x in Path(results).glob("*") if x.is_dir()) if Path(results).is_dir() else []
+        raise CLIError(f"no results for suite {arg!r} under {results}/ (suites with results: {', '.join(known) or 'none'})")
+    return d
+
+
+def cmd_run(a) -> int:
+    from .runner import run_suite
+    from .suite import load_suite
+
+    suite = load_suite(a.suite)
+    out = run_suite(suite, Path(a.results), executor=a.executor, address=a.address, max_concurrent=a.max_concurrent,
+                    force=a.force, storage=a.storage, device=a.device, data_root=a.data_root,
+                    progress=not a.no_progress)
+    print(f"results table: {out['results']}/runs.parquet ({out['runs']} runs)")
+    if not a.no_report:
+        _report(Path(out["results"]), Path(a.reports), a.compare)
+    return 0
+
+
+def _report(sdir: Path, reports: Path, compare) -> None:
+    from .report import write_report
+
+    paths = write_report(sdir, reports / sdir.name, compare=compare)
+    print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}")
+
+
+def cmd_collect(a) -> int:
+    from .collect import collect
+
+    sdir = _suite_results_dir(a.suite, a.results)
+    df = collect(sdir, log=lambda m: print(m, file=sys.stderr))
+    print(f"{sdir}/runs.parquet: {len(df)} runs")
+    return 0
+
+
+def cmd_status(a) -> int:
+    from .collect import collect, status_summary
+
+    sdir = _suite_results_dir(a.suite, a.results)
+    collect(sdir, log=lambda m: print(m, file=sys.stderr))
+    s = status_summary(sdir)
+    if a.json:
+        print(json.dumps(s, indent=1, default=str))
+        return 0
+    print(f"suite {s['suite']}: {s['runs']} runs — " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_status"].items())))
+    for p in s["problems"]:
+        print(f"  {p['status']:8s} {p['run_id']} {p['loss']}/{p['dataset']}/seed {p['seed']}: {p['reason']}")
+    return 0
+
+
+def cmd_report(a) -> int:
+    sdir = _suite_results_dir(a.suite, a.results)
+    if not (sdir / "runs.parquet").exists():
+        from .collect import collect
+
+        collect(sdir)
+    _report(sdir, Path(a.reports), a.compare)
+    return 0
+
+
+def add_commands(sub) -> None:
+    r = sub.add_parser("run", help="run a suite (skips finished runs, resumes unfinished ones) and write its report")
+    r.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
+    r.add_argument("--executor", choices=["ray", "serial"], default="ray")
+    r.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
+    r.add_argument("--storage", help="folder (shared by the cluster's nodes) for trial checkpoints "
+                                     "(default results/<suite>/tune)")
+    r.add_argument("--max-concurrent", type=int, help="at most N trials at once (default: as resources allow)")
+    r.add_argument("--force", action="store_true", help="redo runs that already finished")
+    r.add_argument("--device", help="override the device of every run (cpu, cuda)")
+    r.add_argument("--data-root", help="folder with real datasets (default $GANBENCH_DATA)")
+    r.add_argument("--results", default="results")
+    r.add_argument("--reports", default="reports")
+    r.add_argument("--compare", help="published table to put beside ours (lucic2018)")
+    r.add_argument("--no-report", action="store_true")
+    r.add_argument("--no-progress", action="store_true")
+    r.set_defaults(fn=cmd_run)
+
+    c = sub.add_parser("collect", help="merge a suite's records into results/<suite>/runs.parquet")
+    c.add_argument("suite", help="suite name or file")
+    c.add_argument("--results", default="results")
+    c.set_defaults(fn=cmd_collect)
+
+    s = sub.add_parser("status", help="counts by status and failures with reasons")
+    s.add_argument("suite", help="suite name or file")
+    s.add_argument("--results", default="results")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_status)
+
+    rp = sub.add_parser("report", help="write reports/<suite>/index.html and tables.tex")
+    rp.add_argument("suite", help="suite name or file")
+    rp.add_argument("--results", default="results")
+    rp.add_argument("--reports", default="reports")
+    rp.add_argument("--compare", help="published table to put beside ours (lucic2018)")
+    rp.set_defaults(fn=cmd_report)
