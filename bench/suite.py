@@ -25,7 +25,8 @@ Schema (every key is checked when the file loads; errors name the file and the k
       space_per_loss: {wgan: {loss_params.clip: {log_uniform: [1.0e-3, 1.0]}}}
       narrow: {samples: 50, fixed: {optim: {betas: [0.5, 0.999]}, n_critic: 1},
                space: {optim.lr: {log_uniform: [1.0e-4, 1.0e-3]}}}
-      final_seeds: 50             # the best configuration retrained over this many seeds
+      final_seeds: 50             # the best configuration retrained over this many fresh seeds
+                                  # (grid.seed[0] + 1, ...; the search itself uses grid.seed[0])
 
 Settings resolve, later winning: objective paper defaults < fixed (+ eval) < datasets[dataset]
 < grid axes < overrides[loss] < search sample."""
@@ -142,8 +143,10 @@ class Suite:
     def plan_final(self, best: Dict[str, RunSpec]) -> List[PlannedRun]:
         """``best``: config_id-independent map (loss, dataset, axes-key) -> best spec of the search."""
         runs = []
+        seed0 = self.grid["seed"][0]
         for key, spec in best.items():
-            for seed in range(self.search["final_seeds"]):
+            # fresh seeds, distinct from the search's seed so no final run repeats a search run
+            for seed in range(seed0 + 1, seed0 + 1 + self.search["final_seeds"]):
                 s = copy.deepcopy(spec)
                 s.seed = seed
                 runs.append(PlannedRun(s, "final", config_id(s)))
