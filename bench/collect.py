@@ -45,7 +45,7 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
     row["search.config_id"] = s.get("config_id")
     row["search.sample"] = s.get("sample")
     m = rec.get("metrics", {})
-    for which in ("final", "best", "best_step"):
+    for which in ("final", "best", "best_step", "init"):
         for name, v in (m.get(which) or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 row[f"metric.{which}.{name}"] = float(v)

@@ -79,6 +79,7 @@ class RunSpec:
     steps: int = 2000  # discriminator updates (the protocol's count)
     batch_size: int = 64
     z_dim: int = 64
+    z_dist: str = "normal"  # normal: N(0, I); uniform: U[-1, 1] (Lucic et al. 2018)
     n_critic: Optional[int] = None  # None: the objective's default
     optim: OptimSpec = field(default_factory=OptimSpec)
     loss_params: Dict[str, Any] = field(default_factory=dict)
@@ -200,6 +201,8 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     if obj_cls.caps.needs_labels and not info.labelled:
         raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
                           f"{spec.dataset!r} is unlabelled")
+    if spec.z_dist not in ("normal", "uniform"):
+        raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform")
     if spec.optim.name not in ("adam", "rmsprop", "sgd"):
         raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
     for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),

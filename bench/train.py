@@ -105,6 +105,7 @@ class Run:
         self.best: Dict[str, float] = {}
         self.best_step: Dict[str, int] = {}
         self.final: Dict[str, float] = {}
+        self.init: Dict[str, float] = {}  # scores of the generator at initialisation (when eval.every > 0)
         self.provenance: Dict[str, Any] = {}
         self.collapsed: Optional[bool] = None
         self.train_s = 0.0
@@ -115,7 +116,10 @@ class Run:
 
     # ---- latents -------------------------------------------------------------------
     def latents(self, n: int, gen: torch.Generator):
-        z = torch.randn(n, self.spec.z_dim, generator=gen, device=self.device)
+        if self.spec.z_dist == "uniform":
+            z = torch.rand(n, self.spec.z_dim, generator=gen, device=self.device).mul_(2).sub_(1)
+        else:
+            z = torch.randn(n, self.spec.z_dim, generator=gen, device=self.device)
         cond, target = self.objective.sample_condition(n, self.info.num_classes, gen, self.device)
         return (z if cond is None else torch.cat([z, cond], 1)), target
 
@@ -201,7 +205,7 @@ class Run:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "gen_z": self.gen_z.get_state(), "gen_aux": self.gen_aux.get_state(),
                 "objective_state": {k: v.detach().clone() for k, v in self.state.items()},
-                "curves": self.curves, "best": self.best, "best_step": self.best_step, "final": self.final,
+                "curves": self.curves, "best": self.best, "best_step": self.best_step, "final": self.final, "init": self.init,
                 "provenance": self.provenance, "collapsed": self.collapsed,
                 "train_s": self.train_s, "eval_s": self.eval_s, "throughput": self.throughput,
                 "last_g": self.last_g, "run_id": self.spec.run_id}
@@ -214,7 +218,7 @@ class Run:
         self.gen_z.set_state(ck["gen_z"])
         self.gen_aux.set_state(ck["gen_aux"])
         self.state = {k: v.to(self.device) for k, v in ck["objective_state"].items()}
-        for k in ("step", "g_steps", "curves", "best", "best_step", "final", "provenance", "collapsed",
+        for k in ("step", "g_steps", "curves", "best", "best_step", "final", "init", "provenance", "collapsed",
                   "train_s", "eval_s", "throughput", "last_g"):
             setattr(self, k, ck[k])
 
@@ -288,6 +292,8 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
 
         bar = tqdm(total=spec.steps, initial=run.step, desc=f"{spec.loss}/{spec.dataset}/s{spec.seed}",
                    unit="step", dynamic_ncols=True, leave=False)
+    if spec.eval.every and run.step == 0 and not run.init:
+        _evaluate(run, final=False, init=True)  # the generator at initialisation: the baseline score
     t0 = time.perf_counter()
     while run.step < spec.steps:
         step = run.step
@@ -344,7 +350,7 @@ def _mark_bad(first_bad: torch.Tensor, loss: torch.Tensor, step: int) -> torch.T
     return torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
 
 
-def _evaluate(run: Run, final: bool) -> None:
+def _evaluate(run: Run, final: bool, init: bool = False) -> None:
     spec = run.spec
     if spec.eval.extractor == "none":
         return
@@ -355,10 +361,14 @@ def _evaluate(run: Run, final: bool) -> None:
                       data_root=spec.data_root)
     run.eval_s += time.perf_counter() - t
     run.provenance = dict(scores.provenance)
+    if init:
+        run.init = {k: float(v) for k, v in scores.values.items() if isinstance(v, (int, float))}
     for name, value in scores.values.items():
         if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
             continue
         run.log(f"eval.{name}", run.step, value)
+        if init:
+            continue  # the initial generator is a baseline, not a checkpoint candidate
         better = value < run.best.get(name, math.inf) if name in LOWER_IS_BETTER else value > run.best.get(name, -math.inf)
         if name not in run.best or better:
             run.best[name], run.best_step[name] = float(value), run.step
@@ -450,6 +460,7 @@ def make_record(spec: RunSpec, run: Optional[Run], status: str, reason: Optional
                      "lr_g": spec.optim.g_lr, "lr_d": spec.optim.d_lr},
         "counts": {"d_steps": steps_done, "g_steps": run.g_steps if run else 0},
         "metrics": {"final": run.final if run else {}, "best": run.best if run else {},
+                    "init": run.init if run else {},
                     "best_step": run.best_step if run else {}, "provenance": run.provenance if run else {},
                     "selection": "best-over-checkpoints and final"},
         "curves": run.curves if run else {},

@@ -29,13 +29,15 @@ def test_features_are_2048d_and_deterministic():
 def test_isc_reported_unavailable_not_invented(tmp_path):
     from bench.metrics import _reference_indices
 
-    x = load("mnist-5k", "test").as_float(_reference_indices(1000, 6))  # the reference subset itself
+    x = load("mnist-5k", "test").as_float(_reference_indices(1000, 4))  # the reference subset itself
     s = evaluate(lambda n: x[:n], "mnist-5k",
-                 EvalSpec(extractor="inception-offline", num_samples=6, num_real=6, metrics=["isc", "fid"],
-                          batch_size=6), cache_dir=str(tmp_path))
+                 EvalSpec(extractor="inception-offline", num_samples=4, num_real=4, metrics=["isc", "prc"],
+                          batch_size=4), cache_dir=str(tmp_path))
     assert "inception_score_mean" not in s.values and "inception_score_std" not in s.values
     assert "isc" in s.provenance["unavailable"]
-    assert s.values["frechet_inception_distance"] == pytest.approx(0.0, abs=1e-2)  # same 6 images
+    # the same 4 images as the reference: both manifolds coincide (FID is left to the slow test:
+    # its 2048x2048 eigendecomposition takes 10-30 s on 2 cores)
+    assert s.values["precision"] == 1.0 and s.values["recall"] == 1.0
     assert s.provenance["feature_dim"] == 2048
     assert "299x299" in s.provenance["input_resolution"]
     assert len(s.provenance["extractor_weights_sha256"]) == 64

@@ -28,12 +28,12 @@ class ClassifierUnavailable(ValueError):
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    epochs: int = 3
+    epochs: int = 4
     min_steps: int = 250  # small datasets get at least this many optimiser steps
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    width: int = 16
+    width: int = 24
     feat_dim: int = 128
     seed: int = 0
     arch_version: int = ARCH_VERSION

