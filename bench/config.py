@@ -223,6 +223,16 @@ def validate(spec: RunSpec, where: str = "run") -> None:
                           f"real/fake classification target to smooth")
     if spec.stabilise.instance_noise < 0:
         raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
+    if spec.eval.extractor != "none":
+        import dataclasses as _dc
+
+        from .metrics import MetricsError, _validate, resolve_extractor
+
+        try:  # settings that cannot work fail here, before any run starts
+            resolve_extractor(spec.eval.extractor, info)
+            _validate(_dc.asdict(spec.eval), n_split=10 ** 9)
+        except MetricsError as e:
+            raise ConfigError(f"{where}: {e}") from None
     try:
         obj_cls(**spec.loss_params)
     except TypeError as e:

@@ -355,10 +355,13 @@ def _evaluate(run: Run, final: bool, init: bool = False) -> None:
     if spec.eval.extractor == "none":
         return
     t = time.perf_counter()
-    from .metrics import evaluate
+    from .metrics import NonFiniteSamples, evaluate
 
-    scores = evaluate(run.sample_fn(spec.eval.seed), spec.dataset, spec.eval, device=str(run.device),
-                      data_root=spec.data_root)
+    try:
+        scores = evaluate(run.sample_fn(spec.eval.seed), spec.dataset, spec.eval, device=str(run.device),
+                          data_root=spec.data_root)
+    except NonFiniteSamples:
+        raise Diverged(run.step, "generator output") from None
     run.eval_s += time.perf_counter() - t
     run.provenance = dict(scores.provenance)
     if init:
