@@ -376,6 +376,7 @@ def _evaluate(run: Run, final: bool, init: bool = False) -> None:
         if name not in run.best or better:
             run.best[name], run.best_step[name] = float(value), run.step
     if final:
+        run.provenance["final_checkpoint_step"] = run.step
         run.final = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in scores.values.items()}
         run.collapsed = scores.collapsed
 

@@ -120,3 +120,70 @@ def test_report_in_headless_chromium(report, tmp_path):
         assert not severe, severe
     finally:
         driver.quit()
+
+
+def chromium_driver(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = str(CHROMIUM)
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile-real'}", "--window-size=1400,1000"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER)) if CHROMEDRIVER.exists() else Service()
+    return webdriver.Chrome(options=opts, service=service)
+
+
+REAL_SUITE = """
+name: real-small
+version: 1
+grid:
+  loss: [ns, wgan]
+  dataset: [ring8, mnist-5k]
+  seed: [0, 1]
+fixed: {batch_size: 32, log_every: 10}
+datasets:
+  ring8: {steps: 60, checkpoint_every: 30, eval: {extractor: modes, every: 30, num_samples: 500, kid_subset_size: 100}}
+  mnist-5k: {model: dcgan, model_params: {width: 8}, steps: 40, checkpoint_every: 20,
+             eval: {extractor: classifier, every: 20, num_samples: 200, kid_subset_size: 100}}
+overrides:
+  wgan: {debug: {nan_at_step: 25}}
+resources: {cpu: 1}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package chromium)")
+def test_report_of_a_real_suite_in_chromium(tmp_path):
+    """A small real suite (trained, scored, collected by ganbench itself), its report opened in
+    headless Chromium: no console errors, every image loaded, the tables present."""
+    from bench.runner import run_suite
+    from bench.suite import load_suite
+
+    p = tmp_path / "real-small.yaml"
+    p.write_text(REAL_SUITE)
+    out = run_suite(load_suite(p), tmp_path / "results", executor="serial", progress=False, log=lambda m: None)
+    df = out["table"]
+    assert sorted(df["status"]) == ["diverged"] * 4 + ["done"] * 4
+    paths = write_report(tmp_path / "results" / "real-small", tmp_path / "reports" / "real-small", n_boot=200)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert "4/4" not in html or "excluded" in html
+    driver = chromium_driver(tmp_path)
+    try:
+        driver.get(paths["html"].resolve().as_uri())
+        imgs = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])")
+        assert len(imgs) >= 6 and all(c and w > 0 for _, c, w in imgs), imgs
+        assert driver.execute_script("return document.querySelectorAll('table.summary').length") >= 2
+        assert driver.execute_script("return document.querySelectorAll('#runs-table tbody tr').length") == 8
+        text = driver.execute_script("return document.body.innerText")
+        assert "excluded: diverged" in text and "non-finite loss at step" in text
+        assert driver.save_screenshot(str(tmp_path / "real.png"))
+        severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        assert not severe, severe
+    finally:
+        driver.quit()

@@ -21,7 +21,6 @@ import seaborn as sns  # noqa: E402
 from bench.aggregate import LOSS_LABELS, MetricDef, dataset_label, loss_label, order_losses  # noqa: E402
 
 __all__ = [
-    "TRUE_MODES",
     "true_modes",
     "to_png",
     "score_distribution",
@@ -32,19 +31,16 @@ __all__ = [
 
 DPI = 80
 
-# True modes of the 2-D datasets (Metz et al. 2017): centres and per-mode std.
-# TODO: point these at bench.data's definitions once they exist.
-TRUE_MODES: dict[str, tuple[np.ndarray, float]] = {
-    "ring8": (
-        np.array([[2.0 * math.cos(2 * math.pi * k / 8), 2.0 * math.sin(2 * math.pi * k / 8)] for k in range(8)]),
-        0.02,
-    ),
-    "grid25": (np.array([[x, y] for x in (-4.0, -2.0, 0.0, 2.0, 4.0) for y in (-4.0, -2.0, 0.0, 2.0, 4.0)]), 0.05),
-}
-
-
 def true_modes(dataset: str) -> tuple[np.ndarray, float] | None:
-    return TRUE_MODES.get(dataset)
+    """Centres and per-mode std of a 2-D mixture, from the dataset registry (None otherwise)."""
+    from ..data import DATASETS
+
+    if dataset not in DATASETS:
+        return None
+    extras = DATASETS.get(dataset).extras
+    if "modes" not in extras:
+        return None
+    return np.asarray(extras["modes"], dtype=float), float(extras["std"])
 
 
 def to_png(fig) -> bytes:
