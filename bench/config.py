@@ -67,6 +67,7 @@ class DebugSpec:
     """Fault injection for tests of divergence and failure handling."""
 
     nan_at_step: Optional[int] = None  # D's output becomes NaN from this step on
+    nan_seeds: Optional[List[int]] = None  # ... only in runs with these seeds (None: every seed)
     raise_at_step: Optional[int] = None  # training raises an exception at this step
 
 

@@ -156,8 +156,10 @@ class Run:
         return x + sigma * torch.randn(x.shape, generator=self.gen_aux, device=x.device)
 
     def d_fn(self, step: int):
-        nan_at = self.spec.debug.nan_at_step
-        return _nan_d(self.D) if nan_at is not None and step >= nan_at else self.D
+        dbg = self.spec.debug
+        hit = dbg.nan_at_step is not None and step >= dbg.nan_at_step and (
+            dbg.nan_seeds is None or self.spec.seed in dbg.nan_seeds)
+        return _nan_d(self.D) if hit else self.D
 
     def d_update(self, step: int, keep_fake: bool = False, want_grad_norm: bool = False):
         """One discriminator update on the batch of ``step``. With ``keep_fake`` the generator
@@ -174,7 +176,7 @@ class Run:
         real_in, fake_in = self._noise(real, step), self._noise(fake.detach(), step)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss, dlogs = self.objective.d_loss(self.d_fn(step), real_in, fake_in, ctx)
-        d_loss.backward()
+        d_loss.sum().backward()
         gn = grad_norm(self.D) if want_grad_norm else None
         self.opt_d.step()
         clip = self.objective.weight_clip
@@ -191,7 +193,7 @@ class Run:
         try:
             self.opt_g.zero_grad(set_to_none=True)
             g_loss, glogs = self.objective.g_loss(self.d_fn(step), self._noise(fake, step), ctx)
-            g_loss.backward()
+            g_loss.sum().backward()
         finally:
             self.D.requires_grad_(True)
         gn = grad_norm(self.G) if want_grad_norm else None

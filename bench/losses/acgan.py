@@ -11,7 +11,7 @@ class ACGAN(Objective):
     for D and on fake for G; G is conditioned on a uniformly drawn class (Odena et al., 2017)."""
 
     name = "acgan"
-    caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True)
+    caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True, packable=False)  # its class-conditional cross-entropy terms reduce over the whole batch; packing them needs a run axis in the auxiliary losses (not yet)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = "Odena, Olah, Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017"
 

@@ -36,6 +36,7 @@ class Caps:
     stateful: bool = False  # carries state updated after each D step (init_state/update_state)
     label_smoothing: bool = False  # D has a real/fake target that one-sided smoothing can soften
     gradient_penalty: bool = False  # D loss differentiates D's input gradient (needs double backward)
+    packable: bool = True  # several seeds can train as one vmapped model (bench.pack)
 
 
 @dataclass
@@ -48,8 +49,20 @@ class StepCtx:
     real_target: float = 1.0
     gen: Optional[torch.Generator] = None
     state: Optional[Dict[str, Tensor]] = None
+    batch_dims: int = 1  # leading dims that index samples: (B,), or (K, B) for K packed runs
+    gens: Optional[list] = None  # packed runs: one random stream per run (each as in its solo run)
+
+    def rand(self, shape, like: Tensor) -> Tensor:
+        """U[0, 1) numbers of ``shape``; for packed runs each run's slice comes from its own
+        stream, so a packed run draws exactly what it would draw alone."""
+        if self.gens is None:
+            return torch.rand(shape, generator=self.gen, device=like.device, dtype=like.dtype)
+        return torch.stack([torch.rand(tuple(shape[1:]), generator=g, device=like.device, dtype=like.dtype)
+                            for g in self.gens])
 
 
+# Losses reduce over the sample axis only (``.mean(-1)``): a loss is a scalar for one run and a
+# (K,) vector for K packed runs; the trainer backpropagates its sum.
 LossOut = Tuple[Tensor, Dict[str, Tensor]]
 DFn = Callable[[Tensor], DOut]
 
@@ -117,17 +130,18 @@ def bce_logits(s: Tensor, target: float) -> Tensor:
 def gan_d_loss(d_real: Tensor, d_fake: Tensor, real_target: float = 1.0) -> LossOut:
     """The original GAN discriminator loss −E[log D(x)] − E[log(1 − D(G(z)))] on logits,
     with optional one-sided label smoothing of the real target."""
-    lr = bce_logits(d_real, real_target).mean()
-    lf = bce_logits(d_fake, 0.0).mean()
+    lr = bce_logits(d_real, real_target).mean(-1)
+    lf = bce_logits(d_fake, 0.0).mean(-1)
     return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf}
 
 
 def input_gradient_norm(D: DFn, x: Tensor) -> Tensor:
-    """Per-sample L2 norm of ∂ score / ∂ x, kept differentiable (double backward)."""
+    """Per-sample L2 norm of ∂ score / ∂ x, kept differentiable (double backward). The score's
+    shape gives the batch dimensions (B,) or, for packed runs, (K, B)."""
     x = x.detach().requires_grad_(True)
     score = D(x).score
     (g,) = torch.autograd.grad(score.sum(), x, create_graph=True)
-    return g.flatten(1).norm(2, dim=1)
+    return g.flatten(score.dim()).norm(2, dim=-1)
 
 
 class GradientPenalty:
@@ -137,10 +151,10 @@ class GradientPenalty:
         self.weight = float(weight)
 
     def __call__(self, D: DFn, x_hat: Tensor) -> Tensor:
-        return self.weight * (input_gradient_norm(D, x_hat) - 1.0).pow(2).mean()
+        return self.weight * (input_gradient_norm(D, x_hat) - 1.0).pow(2).mean(-1)
 
 
-def uniform_like_batch(x: Tensor, gen: Optional[torch.Generator]) -> Tensor:
+def uniform_like_batch(x: Tensor, ctx: "StepCtx") -> Tensor:
     """One U[0, 1) number per sample, shaped to broadcast over x."""
-    shape = (x.shape[0],) + (1,) * (x.dim() - 1)
-    return torch.rand(shape, generator=gen, device=x.device, dtype=x.dtype)
+    bd = ctx.batch_dims
+    return ctx.rand(tuple(x.shape[:bd]) + (1,) * (x.dim() - bd), x)

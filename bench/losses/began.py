@@ -23,7 +23,7 @@ class BEGAN(Objective):
         return {"k": torch.tensor(self.k0, device=device)}
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
-        lx, lg = D(real).score.mean(), D(fake).score.mean()
+        lx, lg = D(real).score.mean(-1), D(fake).score.mean(-1)
         k = ctx.state["k"]
         m = lx + (self.gamma * lx - lg).abs()
         return lx - k * lg, {"d_loss_real": lx, "d_loss_fake": -k * lg, "recon_real": lx,
@@ -35,4 +35,4 @@ class BEGAN(Objective):
         state["k"] = (state["k"] + self.lambda_k * (self.gamma * lx - lg)).clamp(0.0, 1.0)
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return D(fake).score.mean(), {}
+        return D(fake).score.mean(-1), {}

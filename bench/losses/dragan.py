@@ -1,5 +1,3 @@
-import torch
-
 from .base import Caps, GradientPenalty, Objective, StepCtx, bce_logits, gan_d_loss, uniform_like_batch
 from . import LOSSES
 
@@ -24,11 +22,13 @@ class DRAGAN(Objective):
     def d_loss(self, D, real, fake, ctx: StepCtx):
         dr, df = D(real).score, D(fake).score
         loss, logs = gan_d_loss(dr, df, ctx.real_target)
-        u = torch.rand(real.shape, generator=ctx.gen, device=real.device, dtype=real.dtype)
-        x_p = real + self.perturb_scale * real.std() * u
-        alpha = uniform_like_batch(real, ctx.gen)
+        u = ctx.rand(real.shape, real)
+        bd = ctx.batch_dims  # std(x) over each run's whole batch
+        std = real.reshape(*real.shape[:bd - 1], -1).std(-1).reshape(*real.shape[:bd - 1], *([1] * (real.dim() - bd + 1)))
+        x_p = real + self.perturb_scale * std * u
+        alpha = uniform_like_batch(real, ctx)
         gp = self.penalty(D, real + alpha * (x_p - real))
-        return loss + gp, {**logs, "penalty": gp, "d_real": dr.mean(), "d_fake": df.mean()}
+        return loss + gp, {**logs, "penalty": gp, "d_real": dr.mean(-1), "d_fake": df.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return bce_logits(D(fake).score, 1.0).mean(), {}
+        return bce_logits(D(fake).score, 1.0).mean(-1), {}

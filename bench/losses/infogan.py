@@ -15,7 +15,7 @@ class InfoGAN(Objective):
     during a G step."""
 
     name = "infogan"
-    caps = Caps(aux_head="info", label_smoothing=True)
+    caps = Caps(aux_head="info", label_smoothing=True, packable=False)  # its code-reconstruction terms reduce over the whole batch; packing them needs a run axis in the auxiliary losses (not yet)
     defaults = {"optim": {"name": "adam", "lr_d": 2e-4, "lr_g": 1e-3, "betas": [0.5, 0.999]}}
     citation = ("Chen et al., InfoGAN: Interpretable Representation Learning by Information "
                 "Maximizing GANs, NeurIPS 2016 (one 10-way categorical + 2 continuous codes; "

@@ -13,9 +13,9 @@ class LeastSquares(Objective):
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
         dr, df = D(real).score, D(fake).score
-        lr = (dr - ctx.real_target).pow(2).mean()
-        lf = df.pow(2).mean()
-        return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf, "d_real": dr.mean(), "d_fake": df.mean()}
+        lr = (dr - ctx.real_target).pow(2).mean(-1)
+        lf = df.pow(2).mean(-1)
+        return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf, "d_real": dr.mean(-1), "d_fake": df.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return (D(fake).score - 1.0).pow(2).mean(), {}
+        return (D(fake).score - 1.0).pow(2).mean(-1), {}

@@ -16,8 +16,8 @@ class Minimax(Objective):
     def d_loss(self, D, real, fake, ctx: StepCtx):
         dr, df = D(real).score, D(fake).score
         loss, logs = gan_d_loss(dr, df, ctx.real_target)
-        return loss, {**logs, "d_real": dr.mean(), "d_fake": df.mean()}
+        return loss, {**logs, "d_real": dr.mean(-1), "d_fake": df.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
         # L_G = E[log(1 − D(G(z)))] = −E[softplus(s)] on logits s: saturates when D wins.
-        return -F.softplus(D(fake).score).mean(), {}
+        return -F.softplus(D(fake).score).mean(-1), {}

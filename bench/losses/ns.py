@@ -15,7 +15,7 @@ class NonSaturating(Objective):
     def d_loss(self, D, real, fake, ctx: StepCtx):
         dr, df = D(real).score, D(fake).score
         loss, logs = gan_d_loss(dr, df, ctx.real_target)
-        return loss, {**logs, "d_real": dr.mean(), "d_fake": df.mean()}
+        return loss, {**logs, "d_real": dr.mean(-1), "d_fake": df.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return bce_logits(D(fake).score, 1.0).mean(), {}
+        return bce_logits(D(fake).score, 1.0).mean(-1), {}

@@ -4,8 +4,8 @@ from . import LOSSES
 
 def critic_d_loss(D, real, fake):
     dr, df = D(real).score, D(fake).score
-    lr, lf = -dr.mean(), df.mean()
-    return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf, "d_real": dr.mean(), "d_fake": df.mean()}
+    lr, lf = -dr.mean(-1), df.mean(-1)
+    return lr + lf, {"d_loss_real": lr, "d_loss_fake": lf, "d_real": dr.mean(-1), "d_fake": df.mean(-1)}
 
 
 @LOSSES.register("wgan")
@@ -30,4 +30,4 @@ class WGAN(Objective):
         return critic_d_loss(D, real, fake)
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return -D(fake).score.mean(), {}
+        return -D(fake).score.mean(-1), {}

@@ -19,9 +19,9 @@ class WGANGP(Objective):
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
         loss, logs = critic_d_loss(D, real, fake)
-        alpha = uniform_like_batch(real, ctx.gen)
+        alpha = uniform_like_batch(real, ctx)
         gp = self.penalty(D, alpha * real + (1 - alpha) * fake)
         return loss + gp, {**logs, "penalty": gp}
 
     def g_loss(self, D, fake, ctx: StepCtx):
-        return -D(fake).score.mean(), {}
+        return -D(fake).score.mean(-1), {}

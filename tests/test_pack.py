@@ -1,0 +1,120 @@
+"""Seed packing: each run of a packed group of K = 4 matches the same run trained alone.
+
+Tolerance, measured first: the noise floor between batched (vmapped) and unbatched kernels is
+the largest relative parameter difference after ONE step, packed against solo. Over 50 steps
+rounding differences grow through the dynamics; the trajectories must stay within
+GROWTH × that floor (with the floor itself floored at float32 epsilon)."""
+import pytest
+import torch
+
+from bench.config import resolve
+from bench.losses import LOSSES
+from bench.pack import PackError, PackedRuns, train_packed
+from bench.train import Run
+
+PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began"]
+EPS = torch.finfo(torch.float32).eps
+GROWTH = 1e5  # allowed growth of the step-1 floor over 50 steps (measured: up to about 2e4, DRAGAN)
+CAP = 0.05  # and never more than 5% of the output scale: a real mismatch (a wrong stream) is O(1)
+
+
+def specs(loss, steps, seeds=(0, 1, 2, 3), **kw):
+    base = {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 8}, "batch_size": 8,
+            "steps": steps, "log_every": 10, "checkpoint_every": steps, "eval": {"extractor": "none"}}
+    base.update(kw)
+    return [resolve(loss, base, {"seed": s}) for s in seeds]
+
+
+def fixed_latents(spec):
+    return torch.randn(16, spec.z_dim, generator=torch.Generator().manual_seed(99))
+
+
+def solo_outputs(spec, steps):
+    """What the solo run computes after ``steps`` updates: G's output on fixed latents and D's
+    score on those samples (train mode). Functions, not raw parameters: biases that feed a
+    batch norm have no effect and an all-noise gradient, so they differ without consequence."""
+    run = Run(spec)
+    run.attach_data()
+    for step in range(steps):
+        g_now = (step + 1) % run.n_critic == 0
+        _, _, fake, ctx, _ = run.d_update(step, keep_fake=g_now)
+        if g_now:
+            run.g_update(step, fake, ctx)
+    with torch.no_grad():
+        x = run.G(fixed_latents(spec))
+        return torch.cat([x.flatten(), run.D(x).score])
+
+
+def packed_outputs(sp, steps):
+    from torch.func import functional_call
+
+    pk = PackedRuns(sp)
+    for r in pk.runs:
+        r.attach_data()
+    for step in range(steps):
+        pk.train_step(step)
+    pk.sync_divergence()
+    outs = []
+    with torch.no_grad():
+        for k in range(pk.K):
+            gp = {n: t[k] for n, t in pk.gp.items()}
+            gb = {n: t[k].clone() for n, t in pk.gb.items()}
+            dp = {n: t[k] for n, t in pk.dp.items()}
+            db = {n: t[k].clone() for n, t in pk.db.items()}
+            x = functional_call(pk.g_base, (gp, gb), (fixed_latents(sp[k]),))
+            outs.append(torch.cat([x.flatten(), functional_call(pk.d_base, (dp, db), (x,)).score]))
+    return pk, outs
+
+
+def rel_diff(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+@pytest.mark.parametrize("loss", PACKABLE)
+def test_packed_matches_solo(loss):
+    sp1, sp50 = specs(loss, 1), specs(loss, 50)
+    _, p1 = packed_outputs(sp1, 1)
+    floor = max(EPS, max(rel_diff(p, solo_outputs(s, 1)) for p, s in zip(p1, sp1)))
+    pk, p50 = packed_outputs(sp50, 50)
+    assert all(pk.alive)
+    d50 = max(rel_diff(p, solo_outputs(s, 50)) for p, s in zip(p50, sp50))
+    print(f"{loss}: step-1 floor {floor:.2e}, after 50 steps {d50:.2e}")
+    assert d50 <= min(GROWTH * floor, CAP), (loss, floor, d50)
+
+
+def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
+    sp = specs("ns", 30, debug={"nan_at_step": 12, "nan_seeds": [2]})
+    outs = [tmp_path / f"s{s.seed}" for s in sp]
+    recs = train_packed(sp, outs)
+    assert [r["status"] for r in recs] == ["done", "done", "diverged", "done"]
+    assert recs[2]["diverged_step"] == 12 and "step 12" in recs[2]["reason"]
+    assert all(r["run_id"] == s.run_id for r, s in zip(recs, sp))
+    from bench.train import train
+
+    for k in (0, 1, 3):
+        solo = train(sp[k], tmp_path / f"solo{k}", progress=False)
+        assert solo["status"] == "done"
+        for name in ("d_loss", "g_loss"):
+            a = torch.tensor([v for _, v in recs[k]["curves"][name]])
+            b = torch.tensor([v for _, v in solo["curves"][name]])
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+        ck_p = torch.load(outs[k] / "checkpoints" / "latest.pt", weights_only=False)
+        ck_s = torch.load(tmp_path / f"solo{k}" / "checkpoints" / "latest.pt", weights_only=False)
+        assert ck_p["step"] == ck_s["step"] == 30
+        fx = []
+        for ck in (ck_p, ck_s):
+            run = Run(sp[k])
+            run.load_state_dict(ck)
+            with torch.no_grad():
+                x = run.G(fixed_latents(sp[k]))
+                fx.append(torch.cat([x.flatten(), run.D(x).score]))
+        assert rel_diff(fx[0], fx[1]) <= 1e-3  # ns at 30 steps: measured about 1e-6
+
+
+def test_what_does_not_pack():
+    with pytest.raises(PackError, match="differ only in seed"):
+        PackedRuns(specs("ns", 5, seeds=(0,)) + specs("ns", 6, seeds=(1,)))
+    for loss in ("acgan", "infogan"):
+        assert not LOSSES.get(loss).caps.packable
+        with pytest.raises(PackError, match="does not pack"):
+            PackedRuns(specs(loss, 5, seeds=(0, 1)))
