@@ -150,7 +150,12 @@ class PackedRuns:
                 for n, t in tensors.items():
                     t[dead] = before[n]
 
-    def train_step(self, step: int) -> Dict[str, torch.Tensor]:
+    @staticmethod
+    def _per_run_grad_norm(params: Dict[str, torch.Tensor]) -> torch.Tensor:
+        sq = [p.grad.detach().flatten(1).pow(2).sum(1) for p in params.values() if p.grad is not None]
+        return torch.stack(sq).sum(0).sqrt()
+
+    def train_step(self, step: int, want_d_norm: bool = False, want_g_norm: bool = False) -> Dict[str, torch.Tensor]:
         obj = self.objective
         g_now = (step + 1) % self.n_critic == 0
         real, z = self._batches(step)
@@ -165,6 +170,7 @@ class PackedRuns:
         self.opt_d.zero_grad(set_to_none=True)
         d_loss, dlogs = obj.d_loss(self._d_fn(step), self._noise(real, step), self._noise(fake.detach(), step), ctx)
         d_loss.sum().backward()
+        d_gn = self._per_run_grad_norm(self.dp) if want_d_norm else None
         self.opt_d.step()
         clip = obj.weight_clip
         if clip is not None:
@@ -177,6 +183,8 @@ class PackedRuns:
             self._freeze_dead({**self.dp, **self.db}, saved_d)
             self._freeze_dead(self.state, {k: v[dead] for k, v in state_before.items()})
         logs = {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in dlogs.items()}}
+        if d_gn is not None:
+            logs["grad_norm_d"] = d_gn
         if g_now:
             saved_g = {n: t[dead].clone() for n, t in {**self.gp, **self.gb}.items()} if dead else None
             for t in self.dp.values():
@@ -188,6 +196,8 @@ class PackedRuns:
             finally:
                 for t in self.dp.values():
                     t.requires_grad_(True)
+            if want_g_norm:
+                logs["grad_norm_g"] = self._per_run_grad_norm(self.gp)
             self.opt_g.step()
             if saved_g is not None:
                 self._freeze_dead({**self.gp, **self.gb}, saved_g)
@@ -235,21 +245,26 @@ def train_packed(specs: Sequence[RunSpec], out_dirs: Sequence[Optional[Path]], s
     t0 = time.perf_counter()
     while pk.step < spec0.steps:
         step = pk.step
-        logs = pk.train_step(step)
         log_now = (step + 1) % spec0.log_every == 0 or step + 1 == spec0.steps
+        n_c, le = pk.n_critic, spec0.log_every
+        # as in a solo run: D's norm at logging steps, G's at the last G update before each
+        want_g = (step + 1) % n_c == 0 and ((step + n_c) // le != step // le or step + n_c >= spec0.steps)
+        logs = pk.train_step(step, want_d_norm=log_now, want_g_norm=want_g)
         ev_now = spec0.eval.every and pk.step % spec0.eval.every == 0 and pk.step < spec0.steps
         ck_now = pk.step % spec0.checkpoint_every == 0 or pk.step == spec0.steps
         if log_now or ev_now or ck_now:
             pk.sync_divergence()
+        for k, r in enumerate(pk.runs):  # G-side values of each G update, kept for the next log (no sync)
+            for name, v in logs.items():
+                if name.startswith("g_") or name == "grad_norm_g":
+                    r.last_g[name] = v[k]
         if log_now:
             el = time.perf_counter() - t0
             for k, r in enumerate(pk.runs):
                 if pk.alive[k]:
                     r.train_s += el / K
-                    for name, v in logs.items():
-                        if name.startswith("g_") or name == "g_loss":
-                            r.last_g[name] = v[k]
-                    for name, v in {**{n: v for n, v in logs.items() if not n.startswith("g_")}, **r.last_g}.items():
+                    d_side = {n: v for n, v in logs.items() if not (n.startswith("g_") or n == "grad_norm_g")}
+                    for name, v in {**d_side, **r.last_g}.items():
                         r.log(name, pk.step, float(v[k] if v.dim() else v))
                     r.throughput.append([pk.step, pk.step / max(r.train_s, 1e-9)])
             t0 = time.perf_counter()

@@ -118,10 +118,11 @@ def run_suite(suite: Suite, results_root: Path = Path("results"), executor: str 
         log(f"{suite.name} [{phase}]: {len(planned)} runs, {len(planned) - len(pending)} already finished, "
             f"{len(pending)} to run ({executor})")
         if pending:
+            units = pack_units(pending, suite.pack)
             if executor == "serial":
-                _run_serial(pending, sdir, suite, prog, progress, log)
+                _run_serial(units, sdir, suite, prog, progress, log)
             elif executor == "ray":
-                _run_ray(pending, sdir, suite, prog, address, max_concurrent, storage, log)
+                _run_ray(units, sdir, suite, prog, address, max_concurrent, storage, log)
             else:
                 raise ValueError(f"unknown executor {executor!r}; valid: ray, serial")
     from .collect import collect
@@ -157,40 +158,65 @@ def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[A
     return {k: v[1] for k, v in best.items()}
 
 
-# ---- serial -------------------------------------------------------------------------------
-def _run_serial(pending: List[PlannedRun], sdir: Path, suite: Suite, prog: SuiteProgress, progress, log) -> None:
+def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
+    """Group runs that differ only in seed into units of at most k (suite key ``pack``); runs of
+    objectives that do not pack, or with per-run fault injection, stay alone. Packing changes
+    how runs are computed, not what: each keeps its run id and gets its own record."""
+    from .losses import LOSSES
+
+    if k <= 1:
+        return [[p] for p in pending]
+    groups: Dict[str, List[PlannedRun]] = {}
+    units: List[List[PlannedRun]] = []
+    for p in pending:
+        if not LOSSES.get(p.spec.loss).caps.packable or p.spec.debug.raise_at_step is not None:
+            units.append([p])
+        else:
+            groups.setdefault(p.config_id, []).append(p)
+    for g in groups.values():
+        units += [g[i:i + k] for i in range(0, len(g), k)]
+    return units
+
+
+def _train_unit(unit: List[PlannedRun], outs: List[Path], suite_name: str, progress: bool) -> List[Dict[str, Any]]:
     from .train import train
 
-    for p in pending:
-        rec = train(p.spec, run_dir(sdir, p.run_id), progress=progress, suite=suite.name, meta=p.meta())
-        prog.add(rec["status"])
-        if rec["status"] == "failed":
-            log(f"run {p.run_id} ({p.spec.loss}/{p.spec.dataset}/seed {p.spec.seed}) failed: {rec['reason']}")
+    if len(unit) == 1:
+        p = unit[0]
+        return [train(p.spec, outs[0], progress=progress, suite=suite_name, meta=p.meta())]
+    from .pack import train_packed
+
+    return train_packed([p.spec for p in unit], outs, suite=suite_name, metas=[p.meta() for p in unit])
+
+
+# ---- serial -------------------------------------------------------------------------------
+def _run_serial(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: SuiteProgress, progress, log) -> None:
+    for unit in units:
+        recs = _train_unit(unit, [run_dir(sdir, p.run_id) for p in unit], suite.name, progress)
+        for p, rec in zip(unit, recs):
+            prog.add(rec["status"])
+            if rec["status"] == "failed":
+                log(f"run {p.run_id} ({p.spec.loss}/{p.spec.dataset}/seed {p.spec.seed}) failed: {rec['reason']}")
         log(prog.line())
 
 
 # ---- Ray Tune -----------------------------------------------------------------------------
 def _trial(config: Dict[str, Any]) -> None:
-    """One Tune trial = one run. It trains into the shared storage folder (where its
-    checkpoints live, so a retried or re-launched trial resumes) and sends its record back
-    through Tune's results; the driver writes results/."""
+    """One Tune trial = one run (or one packed unit of runs). It trains into the shared storage
+    folder (where its checkpoints live, so a retried or re-launched trial resumes) and sends its
+    records back through Tune's results; the driver writes results/."""
     from ray import tune
 
-    from .train import train
-
-    config = config["run"]  # param_space = {"run": grid_search([...])}
-    spec = spec_from_dict(config["spec"])
-    out = Path(config["trial_root"]) / spec.run_id
-
-    def report(rec):
-        tune.report({"d_steps": rec["counts"]["d_steps"], "status": rec["status"], "final": False})
-
-    rec = train(spec, out, progress=False, suite=config["suite"], meta=config["meta"], on_checkpoint=report)
-    tune.report({"d_steps": rec["counts"]["d_steps"], "status": rec["status"], "final": True,
-                 "record": json.dumps(rec), "trial_out": str(out)})
+    unit_cfg = config["run"]["unit"]  # param_space = {"run": grid_search([...])}
+    unit = [PlannedRun(spec_from_dict(u["spec"]), u["meta"]["phase"], u["meta"]["config_id"], u["meta"]["sample"])
+            for u in unit_cfg]
+    outs = [Path(config["run"]["trial_root"]) / p.run_id for p in unit]
+    recs = _train_unit(unit, outs, config["run"]["suite"], progress=False)
+    tune.report({"final": True, "records": json.dumps(recs), "trial_outs": json.dumps([str(o) for o in outs]),
+                 "status": ",".join(r["status"] for r in recs)})
 
 
-def _run_ray(pending: List[PlannedRun], sdir: Path, suite: Suite, prog: SuiteProgress, address, max_concurrent,
+def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: SuiteProgress, address, max_concurrent,
              storage, log) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -211,8 +237,8 @@ def _run_ray(pending: List[PlannedRun], sdir: Path, suite: Suite, prog: SuitePro
     try:
         res = {"cpu": suite.resources.get("cpu", 1), "gpu": suite.resources.get("gpu", 0)}
         trainable = tune.with_resources(_trial, res)
-        configs = [{"spec": to_dict(p.spec), "meta": p.meta(), "suite": suite.name,
-                    "trial_root": str(trial_root)} for p in pending]
+        configs = [{"unit": [{"spec": to_dict(p.spec), "meta": p.meta()} for p in unit], "suite": suite.name,
+                    "trial_root": str(trial_root)} for unit in units]
         cb = _make_callback_class()(prog, sdir, log)
         tuner = tune.Tuner(
             trainable,
@@ -226,15 +252,14 @@ def _run_ray(pending: List[PlannedRun], sdir: Path, suite: Suite, prog: SuitePro
         for r in grid:
             if r.metrics and r.metrics.get("final"):
                 continue  # already written by the callback
-            p_cfg = r.config["run"] if r.config else None
-            if p_cfg is None:
-                continue
-            spec = spec_from_dict(p_cfg["spec"])
-            if record_state(sdir, spec.run_id, log) not in FINISHED:
-                err = str(r.error) if r.error else "trial ended without a record"
-                _write_failed(sdir, spec, p_cfg, suite.name, err)
-                prog.add("failed")
-                log(f"run {spec.run_id} failed in Ray: {err.splitlines()[0] if err else ''}")
+            unit_cfg = r.config["run"]["unit"] if r.config else []
+            for u in unit_cfg:
+                spec = spec_from_dict(u["spec"])
+                if record_state(sdir, spec.run_id, log) not in FINISHED:
+                    err = str(r.error) if r.error else "trial ended without a record"
+                    _write_failed(sdir, spec, u, suite.name, err)
+                    prog.add("failed")
+                    log(f"run {spec.run_id} failed in Ray: {err.splitlines()[0] if err else ''}")
     finally:
         if started:
             ray.shutdown()
@@ -271,12 +296,12 @@ def _make_callback_class():
             self.prog, self.sdir, self.log = prog, sdir, log
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            if result.get("final") and result.get("record"):
-                rec = json.loads(result["record"])
-                adopt_trial_output(self.sdir, rec, Path(result["trial_out"]))
-                self.prog.add(rec["status"])
-                if rec["status"] == "failed":
-                    self.log(f"run {rec['run_id']} failed: {rec['reason']}")
+            if result.get("final") and result.get("records"):
+                for rec, out in zip(json.loads(result["records"]), json.loads(result["trial_outs"])):
+                    adopt_trial_output(self.sdir, rec, Path(out))
+                    self.prog.add(rec["status"])
+                    if rec["status"] == "failed":
+                        self.log(f"run {rec['run_id']} failed: {rec['reason']}")
                 self.log(self.prog.line())
 
     return ProgressCallback

@@ -16,7 +16,8 @@ Schema (every key is checked when the file loads; errors name the file and the k
     overrides: {wgan: {optim: {name: rmsprop, lr: 5.0e-5}}}  # per-objective settings
     eval: {every: 500, num_samples: 2000, extractor: auto}   # merged into every run's eval
     resources: {cpu: 1, gpu: 0}   # per trial; fractions allowed
-    pack: 1                       # runs per trial that differ only in seed (reserved; 1 = off)
+    pack: 1                       # train up to K runs that differ only in seed as one vmapped model
+                                  # (bench.pack; same run ids and records as unpacked; 1 = off)
     search:                       # optional (Lucic et al. 2018 protocol)
       samples: 100                # wide phase: configurations per (loss, dataset); sample 0 = defaults
       seed: 0                     # seed of the sampler

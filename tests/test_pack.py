@@ -118,3 +118,35 @@ def test_what_does_not_pack():
         assert not LOSSES.get(loss).caps.packable
         with pytest.raises(PackError, match="does not pack"):
             PackedRuns(specs(loss, 5, seeds=(0, 1)))
+
+
+def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
+    import yaml
+
+    from bench.runner import run_suite
+    from bench.suite import load_suite
+
+    d = {"name": "p", "version": 1, "grid": {"loss": ["ns", "wgan", "acgan"], "dataset": ["mnist-5k"], "seed": [0, 1, 2]},
+         "fixed": {"model": "dcgan", "model_params": {"width": 8}, "batch_size": 8, "steps": 20, "log_every": 3,
+                   "checkpoint_every": 20},
+         "eval": {"extractor": "none"}}
+    tables = {}
+    for k in (1, 3):
+        d["pack"] = k
+        p = tmp_path / f"p{k}.yaml"
+        p.write_text(yaml.safe_dump(d))
+        tables[k] = run_suite(load_suite(p), tmp_path / f"r{k}", executor="serial", progress=False,
+                              log=lambda m: None)["table"].set_index("run_id").sort_index()
+    a, b = tables[1], tables[3]
+    assert list(a.index) == list(b.index) and (a["status"] == "done").all() and (b["status"] == "done").all()
+    import pandas as pd
+
+    ca = pd.read_parquet(tmp_path / "r1" / "p" / "curves.parquet").sort_values(["run_id", "name", "step"])
+    cb = pd.read_parquet(tmp_path / "r3" / "p" / "curves.parquet").sort_values(["run_id", "name", "step"])
+    assert len(ca) == len(cb)
+    assert torch.allclose(torch.tensor(ca["value"].values), torch.tensor(cb["value"].values), rtol=1e-3, atol=1e-5)
+    packed = [json for json in (tmp_path / "r3" / "p" / "runs").glob("*/record.json")]
+    import json as _json
+
+    n_packed = sum(_json.loads(r.read_text())["cost"].get("packed", 1) == 3 for r in packed)
+    assert n_packed == 6  # the three ns and three wgan seeds packed; acgan does not pack and ran alone
