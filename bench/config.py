@@ -63,6 +63,16 @@ class EvalSpec:
 
 
 @dataclass
+class FastSpec:
+    """Throughput options, all off by default. They can change the numbers (bf16 most), so they
+    are part of the run id."""
+
+    bf16: bool = False  # bf16 autocast for forward passes (CUDA; runs on CPU, where it is slower)
+    channels_last: bool = False  # channels-last memory format for image networks
+    compile: bool = False  # torch.compile the forward passes (reduce-overhead mode on CUDA)
+
+
+@dataclass
 class DebugSpec:
     """Fault injection for tests of divergence and failure handling."""
 
@@ -89,6 +99,7 @@ class RunSpec:
     eval: EvalSpec = field(default_factory=EvalSpec)
     log_every: int = 50
     checkpoint_every: int = 500
+    fast: FastSpec = field(default_factory=FastSpec)
     debug: DebugSpec = field(default_factory=DebugSpec)
     # runtime-only: how and where, not what (excluded from the run id)
     device: str = "cpu"
@@ -146,6 +157,7 @@ NESTED = {
     (RunSpec, "stabilise"): StabiliseSpec,
     (RunSpec, "eval"): EvalSpec,
     (RunSpec, "debug"): DebugSpec,
+    (RunSpec, "fast"): FastSpec,
 }
 
 
@@ -222,6 +234,9 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     if ls > 0 and not obj_cls.caps.label_smoothing:
         raise ConfigError(f"{where}.stabilise.label_smoothing: objective {spec.loss!r} has no "
                           f"real/fake classification target to smooth")
+    if spec.fast.compile and obj_cls.caps.gradient_penalty:
+        raise ConfigError(f"{where}.fast.compile: objective {spec.loss!r} differentiates D's input gradient "
+                          f"(double backward), which torch.compile does not support; leave compile off")
     if spec.stabilise.instance_noise < 0:
         raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
     if spec.eval.extractor != "none":

@@ -47,6 +47,10 @@ def check_packable(specs: Sequence[RunSpec]) -> None:
     caps = LOSSES.get(specs[0].loss).caps
     if not caps.packable:
         raise PackError(f"objective {specs[0].loss!r} does not pack (see `ganbench list losses`)")
+    f = specs[0].fast
+    if f.bf16 or f.channels_last or f.compile:
+        raise PackError("the fast paths (fast.bf16, fast.channels_last, fast.compile) are not combined with "
+                        "packing yet: pack without them, or run unpacked")
     if specs[0].debug.raise_at_step is not None:
         raise PackError("debug.raise_at_step is a per-run failure and cannot be packed")
 

@@ -169,7 +169,9 @@ def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
     groups: Dict[str, List[PlannedRun]] = {}
     units: List[List[PlannedRun]] = []
     for p in pending:
-        if not LOSSES.get(p.spec.loss).caps.packable or p.spec.debug.raise_at_step is not None:
+        f = p.spec.fast
+        if (not LOSSES.get(p.spec.loss).caps.packable or p.spec.debug.raise_at_step is not None
+                or f.bf16 or f.channels_last or f.compile):
             units.append([p])
         else:
             groups.setdefault(p.config_id, []).append(p)

@@ -93,6 +93,18 @@ class Run:
                                       self.info.num_classes, spec.model_params)
         self.G.to(self.device)
         self.D.to(self.device)
+        fast = spec.fast
+        self.memory_format = torch.channels_last if fast.channels_last and self.info.kind == "image" else None
+        if self.memory_format is not None:
+            self.G.to(memory_format=self.memory_format)
+            self.D.to(memory_format=self.memory_format)
+        # the callables used in the training loop (compiled where asked); self.G / self.D stay
+        # the plain modules for state dicts, evaluation and sampling
+        self.G_fwd, self.D_fwd = self.G, self.D
+        if fast.compile:
+            mode = "reduce-overhead" if self.device.type == "cuda" else None
+            self.G_fwd = torch.compile(self.G, mode=mode)
+            self.D_fwd = torch.compile(self.D, mode=mode)
         o = spec.optim
         self.opt_g = make_optimizer(o.name, self.G.parameters(), o.g_lr, o.betas, o.eps)
         self.opt_d = make_optimizer(o.name, self.D.parameters(), o.d_lr, o.betas, o.eps)
@@ -159,23 +171,35 @@ class Run:
         dbg = self.spec.debug
         hit = dbg.nan_at_step is not None and step >= dbg.nan_at_step and (
             dbg.nan_seeds is None or self.spec.seed in dbg.nan_seeds)
-        return _nan_d(self.D) if hit else self.D
+        return _nan_d(self.D_fwd) if hit else self.D_fwd
+
+    def autocast(self):
+        """bf16 autocast around forward passes when asked (a no-op context otherwise)."""
+        import contextlib
+
+        if not self.spec.fast.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def d_update(self, step: int, keep_fake: bool = False, want_grad_norm: bool = False):
         """One discriminator update on the batch of ``step``. With ``keep_fake`` the generator
         forward keeps its graph so the following G update can reuse it."""
         real, y = self.feed.batch(step)
+        if self.memory_format is not None:
+            real = real.contiguous(memory_format=self.memory_format)
         zin, target = self.latents(self.spec.batch_size, self.gen_z)
-        if keep_fake:
-            fake = self.G(zin)
-        else:
-            with torch.no_grad():
-                fake = self.G(zin)
+        with self.autocast():
+            if keep_fake:
+                fake = self.G_fwd(zin)
+            else:
+                with torch.no_grad():
+                    fake = self.G_fwd(zin)
         ctx = StepCtx(y_real=y, cond_target=target, real_target=1.0 - self.spec.stabilise.label_smoothing,
                       gen=self.gen_aux, state=self.state)
         real_in, fake_in = self._noise(real, step), self._noise(fake.detach(), step)
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss, dlogs = self.objective.d_loss(self.d_fn(step), real_in, fake_in, ctx)
+        with self.autocast():
+            d_loss, dlogs = self.objective.d_loss(self.d_fn(step), real_in, fake_in, ctx)
         d_loss.sum().backward()
         gn = grad_norm(self.D) if want_grad_norm else None
         self.opt_d.step()
@@ -192,7 +216,8 @@ class Run:
         self.D.requires_grad_(False)
         try:
             self.opt_g.zero_grad(set_to_none=True)
-            g_loss, glogs = self.objective.g_loss(self.d_fn(step), self._noise(fake, step), ctx)
+            with self.autocast():
+                g_loss, glogs = self.objective.g_loss(self.d_fn(step), self._noise(fake, step), ctx)
             g_loss.sum().backward()
         finally:
             self.D.requires_grad_(True)
