@@ -75,20 +75,8 @@ def test_report_refuses_incomparable(tmp_path):
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian package chromium)")
 def test_report_in_headless_chromium(report, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
     _, paths = report
-    opts = Options()
-    opts.binary_location = str(CHROMIUM)
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"]:
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=str(CHROMEDRIVER)) if CHROMEDRIVER.exists() else Service()
-    driver = webdriver.Chrome(options=opts, service=service)
+    driver = chromium_driver(tmp_path)
     try:
         driver.get(paths["html"].resolve().as_uri())
         driver.execute_script("return document.readyState")
@@ -131,7 +119,7 @@ def chromium_driver(tmp_path):
     opts.binary_location = str(CHROMIUM)
     for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile-real'}", "--window-size=1400,1000"]:
+              "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1000"]:
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(executable_path=str(CHROMEDRIVER)) if CHROMEDRIVER.exists() else Service()
