@@ -375,7 +375,7 @@ class Table:
             if r["note"]
         ]
         if left:
-            parts.append("Left out: " + "; ".join(left) + ".")
+            parts.append("Exclusions and flags: " + "; ".join(left) + ".")
         parts.extend(self.notes)
         return " ".join(parts)
 

@@ -37,7 +37,7 @@ def _runs() -> pd.DataFrame:
 # ns/sub_50% a single seed -> 5.0, underlined (p = 2/3).
 EXPECTED_FID = r"""\begin{table}[htbp]
 \centering
-\caption{FID (lower is better): mean $\pm$ sample std over seeds, best over checkpoints. Extractor: inception (InceptionV3 (2015-12-05, torch-fidelity)). Bold: best mean per column; underlined: not significantly different from the best (two-sided Mann--Whitney U over seeds, $\alpha$ = 0.05). Selection: grid: all seeds of the configuration. Left out: NS GAN / MNIST: 1/4 excluded: diverged.}
+\caption{FID (lower is better): mean $\pm$ sample std over seeds, best over checkpoints. Extractor: inception (InceptionV3 (2015-12-05, torch-fidelity)). Bold: best mean per column; underlined: not significantly different from the best (two-sided Mann--Whitney U over seeds, $\alpha$ = 0.05). Selection: grid: all seeds of the configuration. Exclusions and flags: NS GAN / MNIST: 1/4 excluded: diverged.}
 \label{tab:fid}
 \begin{tabular}{lrr}
 \toprule
