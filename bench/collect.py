@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 

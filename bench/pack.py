@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .config import RunSpec
 from .losses.base import DOut, StepCtx
-from .train import CKPT_NAME, Diverged, Run, _checkpoint, _evaluate, _event, make_record
+from .train import Diverged, Run, _checkpoint, _evaluate, _event, make_record
 from .results import RECORD_NAME, atomic_write_json
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Optional
 import torch
 
 from . import __version__
-from .config import RunSpec, to_dict
+from .config import RunSpec
 from .data import DATASETS, BatchFeed, load
 from .losses import LOSSES
 from .losses.base import DOut, StepCtx

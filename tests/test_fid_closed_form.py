@@ -1,7 +1,6 @@
 """FID through the code path evaluate() uses (torch-fidelity's statistics and Fréchet distance,
 and a full calculate_metrics call with a registered extractor), against closed forms computed
 here independently."""
-import math
 
 import numpy as np
 import pytest

@@ -1,11 +1,8 @@
 import json
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -18,7 +18,6 @@ import warnings
 from typing import Dict
 
 import torch
-import torch.nn.functional as F
 from torch_fidelity import register_feature_extractor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY

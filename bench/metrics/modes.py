@@ -14,7 +14,6 @@ collapsed to a few images keeps full class coverage but gets a low ``per_class_r
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, List, Optional
 
 import torch

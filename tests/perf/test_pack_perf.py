@@ -1,6 +1,5 @@
 """Seed packing and fast paths on this machine, as ratios against a baseline in the same run.
 On CPU the packing gain is small (the large gain is a GPU matter: tests/perf/gpu_check.py)."""
-import torch
 from timing import paired
 
 from bench.config import resolve

@@ -1,7 +1,6 @@
 """Our training step against a minimal hand-written PyTorch loop on the same network, batch
 and data (the baseline does not import bench), and our in-memory batch feed against
 torchvision's DataLoader."""
-import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
