@@ -245,7 +245,7 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
         tuner = tune.Tuner(
             trainable,
             param_space={"run": tune.grid_search(configs)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=False),
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=True),
             run_config=tune.RunConfig(name=f"{suite.name}-{int(time.time())}", storage_path=str(storage_path),
                                       failure_config=tune.FailureConfig(max_failures=2), verbose=0,
                                       callbacks=[cb]),
