@@ -26,7 +26,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .config import RunSpec
 from .losses.base import DOut, StepCtx
-from .train import Diverged, Run, _checkpoint, _evaluate, _event, make_record
+from .train import Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted, make_record
 from .results import RECORD_NAME, atomic_write_json
 
 
@@ -181,11 +181,11 @@ class PackedRuns:
             with torch.no_grad():
                 for t in self.dp.values():
                     t.clamp_(-clip, clip)
-        state_before = {k: v.clone() for k, v in self.state.items()}
+        saved_state = {k: v[dead].clone() for k, v in self.state.items()} if dead else None
         obj.update_state(self.state, dlogs)
         if saved_d is not None:
             self._freeze_dead({**self.dp, **self.db}, saved_d)
-            self._freeze_dead(self.state, {k: v[dead] for k, v in state_before.items()})
+            self._freeze_dead(self.state, saved_state)
         logs = {"d_loss": d_loss.detach(), **{k: v.detach() for k, v in dlogs.items()}}
         if d_gn is not None:
             logs["grad_norm_d"] = d_gn
@@ -208,10 +208,9 @@ class PackedRuns:
             logs.update({"g_loss": g_loss.detach(), **{k: v.detach() for k, v in glogs.items()}})
             for r in self.runs:
                 r.g_steps += 1
-        bad = ~torch.isfinite(logs["d_loss"])
+        self.first_bad = _mark_bad(self.first_bad, logs["d_loss"], step)
         if "g_loss" in logs:
-            bad = bad | ~torch.isfinite(logs["g_loss"])
-        self.first_bad = torch.where((self.first_bad < 0) & bad, step, self.first_bad)  # no host sync
+            self.first_bad = _mark_bad(self.first_bad, logs["g_loss"], step)
         self.step = step + 1
         return logs
 
@@ -250,9 +249,8 @@ def train_packed(specs: Sequence[RunSpec], out_dirs: Sequence[Optional[Path]], s
     while pk.step < spec0.steps:
         step = pk.step
         log_now = (step + 1) % spec0.log_every == 0 or step + 1 == spec0.steps
-        n_c, le = pk.n_critic, spec0.log_every
         # as in a solo run: D's norm at logging steps, G's at the last G update before each
-        want_g = (step + 1) % n_c == 0 and ((step + n_c) // le != step // le or step + n_c >= spec0.steps)
+        want_g = (step + 1) % pk.n_critic == 0 and g_norm_wanted(step, pk.n_critic, spec0.log_every, spec0.steps)
         logs = pk.train_step(step, want_d_norm=log_now, want_g_norm=want_g)
         ev_now = spec0.eval.every and pk.step % spec0.eval.every == 0 and pk.step < spec0.steps
         ck_now = pk.step % spec0.checkpoint_every == 0 or pk.step == spec0.steps

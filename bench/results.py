@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 RECORD_SCHEMA = 1
+# Metrics where a smaller value is better; all others are larger-is-better. Used to keep the best
+# score over checkpoints and to pick a search's best configuration.
+LOWER_IS_BETTER = frozenset({"frechet_inception_distance", "kernel_inception_distance_mean", "mode_kl", "class_kl"})
 RECORD_NAME = "record.json"
 
 

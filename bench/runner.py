@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from .config import spec_from_dict, to_dict
-from .results import CorruptRecord, RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record
-from .suite import LOWER_BETTER, PlannedRun, Suite
+from .results import LOWER_IS_BETTER, CorruptRecord, RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record
+from .suite import PlannedRun, Suite
 
 FINISHED = ("done", "diverged")
 
@@ -137,7 +137,7 @@ def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[A
     """Per (loss, dataset, other axes): the searched configuration with the best value of the
     suite's metric (best over checkpoints); ties go to the earliest sample."""
     metric = suite.search["metric"]
-    sign = 1 if metric in LOWER_BETTER else -1
+    sign = 1 if metric in LOWER_IS_BETTER else -1
     best: Dict[Any, Any] = {}
     for p in searched:
         rec = None

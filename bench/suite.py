@@ -54,7 +54,6 @@ TOP_KEYS = {"name", "version", "description", "grid", "fixed", "datasets", "over
 SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds"}
 NARROW_KEYS = {"samples", "fixed", "space"}
 DISTRIBUTIONS = {"log_uniform", "uniform", "choice", "int_uniform"}
-LOWER_BETTER = {"frechet_inception_distance", "kernel_inception_distance_mean", "mode_kl", "class_kl"}
 
 
 class SuiteError(ConfigError):

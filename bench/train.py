@@ -27,11 +27,9 @@ from .data import DATASETS, BatchFeed, load
 from .losses import LOSSES
 from .losses.base import DOut, StepCtx
 from .models import build_models, default_arch
-from .results import RECORD_NAME, RECORD_SCHEMA, atomic_torch_save, atomic_write_json
+from .results import LOWER_IS_BETTER, RECORD_NAME, RECORD_SCHEMA, atomic_torch_save, atomic_write_json
 
 CKPT_NAME = "latest.pt"
-# Metrics where a smaller value is better; all others are larger-is-better.
-LOWER_IS_BETTER = {"frechet_inception_distance", "kernel_inception_distance_mean", "mode_kl", "class_kl"}
 
 
 class Diverged(Exception):
@@ -331,8 +329,7 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
         d_loss, dlogs, fake, ctx, d_gn = run.d_update(step, keep_fake=g_now, want_grad_norm=log_now)
         first_bad = _mark_bad(first_bad, d_loss, step)
         if g_now:
-            # keep the gradient norm of the last G update before each logging point
-            want = (step + run.n_critic) // spec.log_every != step // spec.log_every or step + run.n_critic >= spec.steps
+            want = g_norm_wanted(step, run.n_critic, spec.log_every, spec.steps)
             g_loss, glogs, gn = run.g_update(step, fake, ctx, want_grad_norm=want)
             if gn is not None:
                 run.last_g["grad_norm_g"] = gn.detach()
@@ -372,8 +369,15 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
         bar.close()
 
 
+def g_norm_wanted(step: int, n_critic: int, log_every: int, steps: int) -> bool:
+    """Whether the G update at ``step`` is the last one before a logging point (its gradient
+    norm is the one logged there)."""
+    return (step + n_critic) // log_every != step // log_every or step + n_critic >= steps
+
+
 def _mark_bad(first_bad: torch.Tensor, loss: torch.Tensor, step: int) -> torch.Tensor:
-    """Keep the first step whose loss is non-finite, as a device tensor (no host sync)."""
+    """Keep the first step whose loss is non-finite, as a device tensor (no host sync); works
+    elementwise, so packed runs keep one first step each."""
     return torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
 
 
