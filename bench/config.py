@@ -79,6 +79,10 @@ class DebugSpec:
     nan_at_step: Optional[int] = None  # D's output becomes NaN from this step on
     nan_seeds: Optional[List[int]] = None  # ... only in runs with these seeds (None: every seed)
     raise_at_step: Optional[int] = None  # training raises an exception at this step
+    # the process training the run dies (os._exit) on reaching this step, unless the run was
+    # resumed from a checkpoint: a worker lost mid-run. It changes no number, so it is left out of
+    # the run id (a resumed run must equal an uninterrupted one).
+    crash_at_step: Optional[int] = None
 
 
 @dataclass
@@ -112,6 +116,7 @@ class RunSpec:
         d = to_dict(self)
         for k in self.RUNTIME_FIELDS:
             d.pop(k, None)
+        d["debug"].pop("crash_at_step", None)
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION
         return d
 

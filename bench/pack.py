@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
@@ -51,8 +51,9 @@ def check_packable(specs: Sequence[RunSpec]) -> None:
     if f.bf16 or f.channels_last or f.compile:
         raise PackError("the fast paths (fast.bf16, fast.channels_last, fast.compile) are not combined with "
                         "packing yet: pack without them, or run unpacked")
-    if specs[0].debug.raise_at_step is not None:
-        raise PackError("debug.raise_at_step is a per-run failure and cannot be packed")
+    for key in ("raise_at_step", "crash_at_step"):
+        if any(getattr(s.debug, key) is not None for s in specs):
+            raise PackError(f"debug.{key} is a per-run failure and cannot be packed")
 
 
 def _optim_slice(opt_state: Dict[str, Any], names: List[str], k: int) -> Dict[str, Any]:
@@ -231,8 +232,10 @@ class PackedRuns:
 
 
 def train_packed(specs: Sequence[RunSpec], out_dirs: Sequence[Optional[Path]], suite: Optional[str] = None,
-                 metas: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
-    """Train K packed runs; writes and returns one record per run (solo format and run id)."""
+                 metas: Optional[Sequence[Dict[str, Any]]] = None,
+                 on_checkpoint: Optional[Callable[[], None]] = None) -> List[Dict[str, Any]]:
+    """Train K packed runs; writes and returns one record per run (solo format and run id).
+    ``on_checkpoint()`` is called once after each intermediate checkpoint of the whole pack."""
     t_wall = time.perf_counter()
     pk = PackedRuns(specs)
     K, spec0 = pk.K, pk.spec0
@@ -286,6 +289,8 @@ def train_packed(specs: Sequence[RunSpec], out_dirs: Sequence[Optional[Path]], s
                         continue
                 if ck_now and out is not None:
                     _checkpoint(r, out, suite, None)
+            if ck_now and not final and on_checkpoint is not None:
+                on_checkpoint()
             t0 = time.perf_counter()
     records = []
     wall = time.perf_counter() - t_wall

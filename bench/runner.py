@@ -171,6 +171,7 @@ def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
     for p in pending:
         f = p.spec.fast
         if (not LOSSES.get(p.spec.loss).caps.packable or p.spec.debug.raise_at_step is not None
+                or p.spec.debug.crash_at_step is not None
                 or f.bf16 or f.channels_last or f.compile):
             units.append([p])
         else:
@@ -180,15 +181,20 @@ def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
     return units
 
 
-def _train_unit(unit: List[PlannedRun], outs: List[Path], suite_name: str, progress: bool) -> List[Dict[str, Any]]:
+def _train_unit(unit: List[PlannedRun], outs: List[Path], suite_name: str, progress: bool,
+                on_checkpoint=None) -> List[Dict[str, Any]]:
+    """Train one unit (a run, or runs packed together). ``on_checkpoint()`` is called after each
+    intermediate checkpoint of the unit (not the final one)."""
     from .train import train
 
     if len(unit) == 1:
         p = unit[0]
-        return [train(p.spec, outs[0], progress=progress, suite=suite_name, meta=p.meta())]
+        hook = None if on_checkpoint is None else (lambda rec: on_checkpoint() if rec["status"] == "running" else None)
+        return [train(p.spec, outs[0], progress=progress, suite=suite_name, meta=p.meta(), on_checkpoint=hook)]
     from .pack import train_packed
 
-    return train_packed([p.spec for p in unit], outs, suite=suite_name, metas=[p.meta() for p in unit])
+    return train_packed([p.spec for p in unit], outs, suite=suite_name, metas=[p.meta() for p in unit],
+                        on_checkpoint=on_checkpoint)
 
 
 # ---- serial -------------------------------------------------------------------------------
@@ -203,19 +209,96 @@ def _run_serial(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: S
 
 
 # ---- Ray Tune -----------------------------------------------------------------------------
+# A trial trains its unit in a folder local to its node and reports every checkpoint through
+# Tune (``tune.report(..., checkpoint=...)``), so checkpoints live in Tune's storage: a folder
+# or any URI Tune can write (s3://, gs://, file://, ...). A retried trial (FailureConfig)
+# restores from ``tune.get_checkpoint()``. The driver keeps a pointer to each run's latest
+# checkpoint in results/ (RESUME_NAME), so a re-launched suite resumes unfinished runs too.
+# Records, samples and events come back inside the trial's final result; results/ is written
+# by the driver alone.
+RESUME_NAME = "resume.json"
+_CARRIED = ("samples", "events.jsonl")  # small files a trial sends back with its final result
+
+
+def _restore_unit(local: Path, unit: List[PlannedRun], tune_ckpt, resume_from: Dict[str, str], log) -> str:
+    """Fill the trial's local folder from Tune's checkpoint of this trial (a retry), else from the
+    driver's pointers to each run's latest checkpoint (a re-launched suite). Returns the source."""
+    if tune_ckpt is not None:
+        tune_ckpt.to_directory(str(local))
+        return "tune"
+    from ray.tune import Checkpoint
+
+    fetched: Dict[str, Path] = {}
+    source = "none"
+    for p in unit:
+        uri = resume_from.get(p.run_id)
+        if not uri:
+            continue
+        try:
+            if uri not in fetched:
+                fetched[uri] = Path(Checkpoint(path=uri).to_directory())
+            src = fetched[uri] / p.run_id
+            if src.is_dir():
+                shutil.copytree(src, local / p.run_id, dirs_exist_ok=True)
+                source = "pointer"
+        except Exception as e:  # a vanished checkpoint costs the run its progress, nothing else
+            log(f"run {p.run_id}: cannot restore from {uri} ({type(e).__name__}: {e}); starting from scratch")
+    for d in fetched.values():
+        shutil.rmtree(d, ignore_errors=True)
+    return source
+
+
+def _carried_files(out: Path) -> Dict[str, str]:
+    import base64
+
+    files = {}
+    for name in _CARRIED:
+        p = out / name
+        for f in ([p] if p.is_file() else sorted(p.rglob("*")) if p.is_dir() else []):
+            if f.is_file():
+                files[str(f.relative_to(out))] = base64.b64encode(f.read_bytes()).decode()
+    return files
+
+
 def _trial(config: Dict[str, Any]) -> None:
-    """One Tune trial = one run (or one packed unit of runs). It trains into the shared storage
-    folder (where its checkpoints live, so a retried or re-launched trial resumes) and sends its
-    records back through Tune's results; the driver writes results/."""
+    """One Tune trial = one run (or one packed unit of runs); see the section comment."""
+    import tempfile
+
     from ray import tune
 
-    unit_cfg = config["run"]["unit"]  # param_space = {"run": grid_search([...])}
+    cfg = config["run"]  # param_space = {"run": grid_search([...])}
     unit = [PlannedRun(spec_from_dict(u["spec"]), u["meta"]["phase"], u["meta"]["config_id"], u["meta"]["sample"])
-            for u in unit_cfg]
-    outs = [Path(config["run"]["trial_root"]) / p.run_id for p in unit]
-    recs = _train_unit(unit, outs, config["run"]["suite"], progress=False)
-    tune.report({"final": True, "records": json.dumps(recs), "trial_outs": json.dumps([str(o) for o in outs]),
-                 "status": ",".join(r["status"] for r in recs)})
+            for u in cfg["unit"]]
+    local = Path(tempfile.mkdtemp(prefix="ganbench-trial-"))
+    try:
+        _restore_unit(local, unit, tune.get_checkpoint(), cfg.get("resume_from", {}),
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
+        outs = [local / p.run_id for p in unit]
+
+        def report_checkpoint():
+            tune.report({"final": False}, checkpoint=tune.Checkpoint.from_directory(str(local)))
+
+        recs = _train_unit(unit, outs, cfg["suite"], progress=False, on_checkpoint=report_checkpoint)
+        files = {p.run_id: _carried_files(o) for p, o in zip(unit, outs)}
+        tune.report({"final": True, "records": json.dumps(recs), "files": json.dumps(files),
+                     "status": ",".join(r["status"] for r in recs)},
+                    checkpoint=tune.Checkpoint.from_directory(str(local)))
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
+def storage_uri(storage: Optional[str], sdir: Path) -> str:
+    """Tune's storage: a URI as given, a folder made absolute, default results/<suite>/tune."""
+    if storage and "://" in storage:
+        return storage
+    return str(Path(storage).resolve() if storage else (sdir / "tune").resolve())
+
+
+def checkpoint_uri(ckpt, storage: str) -> str:
+    """Where a persisted Tune checkpoint lives, as a URI ``tune.Checkpoint(path=...)`` can open."""
+    if "://" in storage:
+        return f"{storage.split('://', 1)[0]}://{ckpt.path}"
+    return str(ckpt.path)
 
 
 def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: SuiteProgress, address, max_concurrent,
@@ -225,9 +308,9 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
     import ray
     from ray import tune
 
-    storage_path = Path(storage).resolve() if storage else (sdir / "tune").resolve()
-    trial_root = storage_path / "trials"
-    trial_root.mkdir(parents=True, exist_ok=True)
+    storage = storage_uri(storage, sdir)
+    if "://" not in storage:
+        Path(storage).mkdir(parents=True, exist_ok=True)
     started = False
     if not ray.is_initialized():
         if address:
@@ -239,22 +322,28 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
     try:
         res = {"cpu": suite.resources.get("cpu", 1), "gpu": suite.resources.get("gpu", 0)}
         trainable = tune.with_resources(_trial, res)
-        configs = [{"unit": [{"spec": to_dict(p.spec), "meta": p.meta()} for p in unit], "suite": suite.name,
-                    "trial_root": str(trial_root)} for unit in units]
-        cb = _make_callback_class()(prog, sdir, log)
+        configs = []
+        for unit in units:
+            resume = {p.run_id: ptr["checkpoint"] for p in unit if (ptr := read_resume(sdir, p.run_id))}
+            configs.append({"unit": [{"spec": to_dict(p.spec), "meta": p.meta()} for p in unit],
+                            "suite": suite.name, "resume_from": resume})
+        cb = _make_callback_class()(prog, sdir, storage, log)
         tuner = tune.Tuner(
             trainable,
             param_space={"run": tune.grid_search(configs)},
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or 0, reuse_actors=True),
-            run_config=tune.RunConfig(name=f"{suite.name}-{int(time.time())}", storage_path=str(storage_path),
-                                      failure_config=tune.FailureConfig(max_failures=2), verbose=0,
-                                      callbacks=[cb]),
+            run_config=tune.RunConfig(name=f"{suite.name}-{int(time.time())}", storage_path=storage,
+                                      failure_config=tune.FailureConfig(max_failures=2),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                                      verbose=0, callbacks=[cb]),
         )
         grid = tuner.fit()
         for r in grid:
-            if r.metrics and r.metrics.get("final"):
-                continue  # already written by the callback
             unit_cfg = r.config["run"]["unit"] if r.config else []
+            if r.metrics and r.metrics.get("final") and r.metrics.get("records"):
+                ck = checkpoint_uri(r.checkpoint, storage) if r.checkpoint else None
+                cb.adopt(json.loads(r.metrics["records"]), json.loads(r.metrics["files"]), ck)
+                continue
             for u in unit_cfg:
                 spec = spec_from_dict(u["spec"])
                 if record_state(sdir, spec.run_id, log) not in FINISHED:
@@ -267,6 +356,13 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
             ray.shutdown()
 
 
+def read_resume(sdir: Path, run_id: str) -> Optional[Dict[str, Any]]:
+    try:
+        return json.loads((run_dir(sdir, run_id) / RESUME_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _write_failed(sdir: Path, spec, cfg, suite_name: str, reason: str) -> None:
     from .train import make_record
 
@@ -275,35 +371,61 @@ def _write_failed(sdir: Path, spec, cfg, suite_name: str, reason: str) -> None:
     atomic_write_json(run_dir(sdir, spec.run_id) / RECORD_NAME, rec)
 
 
-def adopt_trial_output(sdir: Path, rec: Dict[str, Any], trial_out: Path) -> None:
-    """Write a trial's record into results/ and bring its samples along; checkpoints stay
-    in the trial's storage folder, referenced by absolute path."""
+def adopt_trial_output(sdir: Path, rec: Dict[str, Any], files: Dict[str, str], ckpt_uri: Optional[str]) -> None:
+    """Write a trial's samples and events, then its record, into results/; the record's
+    checkpoint artifact points into Tune's storage (a path or URI)."""
+    import base64
+
     dest = run_dir(sdir, rec["run_id"])
     dest.mkdir(parents=True, exist_ok=True)
-    src_samples = trial_out / "samples"
-    if src_samples.is_dir():
-        shutil.copytree(src_samples, dest / "samples", dirs_exist_ok=True)
-    if (trial_out / "events.jsonl").exists():
-        shutil.copy2(trial_out / "events.jsonl", dest / "events.jsonl")
-    if "checkpoint" in rec.get("artifacts", {}):
-        rec["artifacts"]["checkpoint"] = str((trial_out / rec["artifacts"]["checkpoint"]).resolve())
+    for rel, data in files.items():
+        atomic_write_bytes(dest / rel, base64.b64decode(data))
+    arts = rec.get("artifacts", {})
+    if "checkpoint" in arts:
+        if ckpt_uri:
+            arts["checkpoint"] = f"{ckpt_uri.rstrip('/')}/{rec['run_id']}/{arts['checkpoint']}"
+        else:
+            del arts["checkpoint"]
     atomic_write_json(dest / RECORD_NAME, rec)
+    (dest / RESUME_NAME).unlink(missing_ok=True)
 
 
 def _make_callback_class():
     from ray.tune import Callback
 
     class ProgressCallback(Callback):
-        def __init__(self, prog: SuiteProgress, sdir: Path, log):
-            self.prog, self.sdir, self.log = prog, sdir, log
+        """Writes each run's resume pointer when its trial checkpoints, and its record (with
+        samples, events and the final checkpoint's location) when its trial finishes. Tune calls
+        ``on_trial_result`` before ``on_checkpoint`` for the same report."""
+
+        def __init__(self, prog: SuiteProgress, sdir: Path, storage: str, log):
+            self.prog, self.sdir, self.storage, self.log = prog, sdir, storage, log
+            self.final: Dict[str, Dict[str, Any]] = {}  # trial id -> final result awaiting its checkpoint
+            self.adopted: set = set()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             if result.get("final") and result.get("records"):
-                for rec, out in zip(json.loads(result["records"]), json.loads(result["trial_outs"])):
-                    adopt_trial_output(self.sdir, rec, Path(out))
-                    self.prog.add(rec["status"])
-                    if rec["status"] == "failed":
-                        self.log(f"run {rec['run_id']} failed: {rec['reason']}")
-                self.log(self.prog.line())
+                self.final[trial.trial_id] = result
+
+        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+            uri = checkpoint_uri(checkpoint, self.storage)
+            result = self.final.pop(trial.trial_id, None)
+            if result is not None:
+                self.adopt(json.loads(result["records"]), json.loads(result["files"]), uri)
+                return
+            for u in trial.config["run"]["unit"]:
+                run_id = spec_from_dict(u["spec"]).run_id
+                atomic_write_json(run_dir(self.sdir, run_id) / RESUME_NAME, {"checkpoint": uri})
+
+        def adopt(self, records, files, uri):
+            for rec in records:
+                if rec["run_id"] in self.adopted:
+                    continue
+                adopt_trial_output(self.sdir, rec, files.get(rec["run_id"], {}), uri)
+                self.adopted.add(rec["run_id"])
+                self.prog.add(rec["status"])
+                if rec["status"] == "failed":
+                    self.log(f"run {rec['run_id']} failed: {rec['reason']}")
+            self.log(self.prog.line())
 
     return ProgressCallback

@@ -82,8 +82,8 @@ def add_commands(sub) -> None:
     r.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
     r.add_argument("--executor", choices=["ray", "serial"], default="ray")
     r.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
-    r.add_argument("--storage", help="folder (shared by the cluster's nodes) for trial checkpoints "
-                                     "(default results/<suite>/tune)")
+    r.add_argument("--storage", help="Ray Tune storage for trial checkpoints: a folder the cluster's nodes "
+                                     "share or a URI (s3://, gs://, file://); default results/<suite>/tune")
     r.add_argument("--max-concurrent", type=int, help="at most N trials at once (default: as resources allow)")
     r.add_argument("--force", action="store_true", help="redo runs that already finished")
     r.add_argument("--device", help="override the device of every run (cpu, cuda)")

@@ -11,6 +11,7 @@ reason. Neither escapes ``train``."""
 from __future__ import annotations
 
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -319,11 +320,14 @@ def _loop(run: Run, out: Optional[Path], progress: bool, suite, on_checkpoint) -
                    unit="step", dynamic_ncols=True, leave=False)
     if spec.eval.every and run.step == 0 and not run.init:
         _evaluate(run, final=False, init=True)  # the generator at initialisation: the baseline score
+    crash_at = spec.debug.crash_at_step if run.step == 0 else None  # only in a run started from scratch
     t0 = time.perf_counter()
     while run.step < spec.steps:
         step = run.step
         if spec.debug.raise_at_step is not None and step >= spec.debug.raise_at_step:
             raise RuntimeError(f"injected failure at step {step}")
+        if crash_at is not None and step == crash_at:
+            os._exit(70)  # injected: the process dies without cleaning up
         log_now = (step + 1) % spec.log_every == 0 or step + 1 == spec.steps
         g_now = (step + 1) % run.n_critic == 0
         d_loss, dlogs, fake, ctx, d_gn = run.d_update(step, keep_fake=g_now, want_grad_norm=log_now)

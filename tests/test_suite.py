@@ -5,6 +5,7 @@ import sys
 import time
 
 import pandas as pd
+import torch
 import pytest
 import yaml
 
@@ -225,3 +226,59 @@ def test_ray_executor_matches_serial(tmp_path):
     pd.testing.assert_frame_equal(table_core(a / "t" / "runs.parquet"), table_core(b / "t" / "runs.parquet"))
     pd.testing.assert_frame_equal(curves(a / "t" / "curves.parquet"), curves(b / "t" / "curves.parquet"))
     assert all((run / "samples" / "final.png").exists() for run in (b / "t" / "runs").iterdir())
+
+
+@pytest.mark.slow
+def test_ray_trial_that_dies_resumes_from_its_tune_checkpoint_in_uri_storage(tmp_path):
+    """A worker killed mid-run (debug.crash_at_step: os._exit) is retried by Tune's FailureConfig
+    and resumes from the checkpoint it reported to Tune, here in storage given as a file:// URI;
+    the table equals an uninterrupted serial run (the crash setting is not part of the run id)."""
+    from bench.rescore import _open_checkpoint
+
+    base = with_(grid__loss=["ns", "lsgan"], grid__seed=[0],
+                 fixed={"steps": 120, "batch_size": 32, "log_every": 10, "checkpoint_every": 40})
+    ref = tmp_path / "ref"
+    assert cli("run", str(write(tmp_path, base, "ref.yaml")), "--executor", "serial", "--results", str(ref),
+               "--no-report", "--no-progress").returncode == 0
+    crash = json.loads(json.dumps(base))
+    crash["overrides"] = {"ns": {"debug": {"crash_at_step": 90}}}
+    res, store = tmp_path / "res", tmp_path / "store"
+    r = cli("run", str(write(tmp_path, crash)), "--executor", "ray", "--results", str(res), "--no-report",
+            "--no-progress", "--max-concurrent", "2", "--storage", f"file://{store}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    pd.testing.assert_frame_equal(table_core(ref / "t" / "runs.parquet"), table_core(res / "t" / "runs.parquet"))
+    pd.testing.assert_frame_equal(curves(ref / "t" / "curves.parquet"), curves(res / "t" / "curves.parquet"))
+    df = pd.read_parquet(res / "t" / "runs.parquet").set_index("loss")
+    events = [json.loads(x) for x in (res / "t" / "runs" / df.loc["ns", "run_id"] / "events.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["event"] == "start"] == [0, 80], events  # died at 90, resumed at 80
+    assert [e["status"] for e in events if e["event"] == "end"] == ["done"]
+    assert any(store.rglob("checkpoint_*")), "checkpoints did not go to the --storage URI"
+    for loss in ("ns", "lsgan"):
+        rec = json.loads((res / "t" / "runs" / df.loc[loss, "run_id"] / "record.json").read_text())
+        assert rec["artifacts"]["checkpoint"].startswith(f"file://{store}")
+        ck = torch.load(_open_checkpoint(rec["artifacts"]["checkpoint"]), weights_only=False)
+        assert ck["run_id"] == rec["run_id"] and ck["step"] == 120
+        assert (res / "t" / "runs" / rec["run_id"] / "samples" / "final.png").exists()
+        assert not (res / "t" / "runs" / rec["run_id"] / "resume.json").exists()
+
+
+def test_restore_unit_from_a_resume_pointer(tmp_path):
+    """A re-launched suite hands each unfinished run its latest checkpoint's location; the trial
+    copies that run's folder out of it, and a vanished checkpoint means a fresh start, not a crash."""
+    from bench.runner import _restore_unit
+
+    s = suite_from_dict(with_(grid__seed=[0]))
+    p = s.plan_grid()[0]
+    ck = tmp_path / "checkpoint_000001"
+    (ck / p.run_id / "checkpoints").mkdir(parents=True)
+    (ck / p.run_id / "checkpoints" / "latest.pt").write_bytes(b"state")
+    (ck / "other-run").mkdir()
+    local, logs = tmp_path / "local", []
+    local.mkdir()
+    assert _restore_unit(local, [p], None, {p.run_id: f"file://{ck}"}, logs.append) == "pointer"
+    assert (local / p.run_id / "checkpoints" / "latest.pt").read_bytes() == b"state"
+    assert not (local / "other-run").exists()
+    local2 = tmp_path / "local2"
+    local2.mkdir()
+    assert _restore_unit(local2, [p], None, {p.run_id: f"file://{tmp_path}/gone"}, logs.append) == "none"
+    assert "starting from scratch" in logs[-1] and not any(local2.iterdir())
