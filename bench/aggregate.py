@@ -274,6 +274,14 @@ def mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
 
 
+def min_mann_whitney_p(n1: int, n2: int) -> float:
+    """The smallest two-sided exact Mann-Whitney p-value samples of sizes n1 and n2 can give
+    (complete separation): 2 / C(n1 + n2, n1). Above alpha, the test has no power at all."""
+    if n1 == 0 or n2 == 0:
+        return math.nan
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
 # --------------------------------------------------------------------------------------
 # selection
 # --------------------------------------------------------------------------------------
@@ -368,6 +376,14 @@ class Table:
             "Bold: best mean per column; underlined: not significantly different from the best "
             f"(two-sided Mann–Whitney U over seeds, α = {self.alpha:g})."
         )
+        untestable = self.cells[~self.cells["testable"].astype(bool)] if "testable" in self.cells else self.cells[:0]
+        if len(untestable):
+            best_n = {c: int(n) for c, n, b in zip(self.cells["column"], self.cells["n"], self.cells["best"]) if b}
+            pairs = sorted({(best_n[c], int(n)) for n, c in zip(untestable["n"], untestable["column"])}, reverse=True)
+            sizes = "; ".join(f"{a} vs {b} seeds: {min_mann_whitney_p(a, b):.2g}" for a, b in pairs)
+            parts.append(
+                f"{len(untestable)} cell(s) are neither: with so few seeds no outcome could reach α "
+                f"(smallest possible p, best vs cell: {sizes}); run more seeds to test them.")
         parts.append("Selection: " + "; ".join(self.rules()) + ".")
         left = [
             f"{loss_label(r['loss'])} / {r['column']}: {r['note']}"
@@ -493,6 +509,7 @@ def aggregate(
     cells["best"] = False
     cells["tied_with_best"] = False
     cells["p_vs_best"] = math.nan
+    cells["testable"] = True  # False: too few seeds for the test to reach alpha against the best
     for _, idx in cells.groupby("column", sort=False).groups.items():
         sub = cells.loc[idx]
         sub = sub[sub["n"] > 0]
@@ -507,7 +524,10 @@ def aggregate(
                 continue
             p = mann_whitney_p(cells.at[b, "values"], cells.at[i, "values"])
             cells.at[i, "p_vs_best"] = p
-            cells.at[i, "tied_with_best"] = bool(np.isfinite(p) and p >= alpha)
+            if min_mann_whitney_p(len(cells.at[b, "values"]), len(cells.at[i, "values"])) > alpha:
+                cells.at[i, "testable"] = False  # no outcome could be significant: mark nothing
+            else:
+                cells.at[i, "tied_with_best"] = bool(np.isfinite(p) and p >= alpha)
     extractors = []
     if "eval.extractor" in runs.columns and m.kind == "quality":
         scored = runs[np.isfinite(_values(runs, col))]

@@ -140,13 +140,16 @@ def test_selection_rules_final_and_search_only(runs):
 
 def test_best_and_mann_whitney(runs):
     t = agg.aggregate(runs, "fid", n_boot=100)
-    # MNIST: ns (7.0) best; ns vs wgan, 3 vs 3 completely separated: exact p = 2 / C(6,3) = 0.1 -> tied
+    # MNIST: ns (7.0) best; ns vs wgan, 3 vs 3 completely separated: exact p = 2 / C(6,3) = 0.1, the
+    # smallest p 3 vs 3 seeds can give, so the test cannot reach 0.05: neither tied nor different
     assert _cell(t, "mnist", "ns")["best"]
     w = _cell(t, "mnist", "wgan")
-    assert not w["best"] and w["p_vs_best"] == pytest.approx(0.1) and w["tied_with_best"]
+    assert not w["best"] and w["p_vs_best"] == pytest.approx(0.1)
+    assert not w["tied_with_best"] and not w["testable"]
+    assert "3 vs 3 seeds: 0.1" in t.caption()
     # CIFAR-10: 4 vs 4 completely separated: exact p = 2 / C(8,4) = 2/70 < 0.05 -> significantly worse
     mm = _cell(t, "cifar10", "mm")
-    assert mm["p_vs_best"] == pytest.approx(2.0 / 70.0) and not mm["tied_with_best"]
+    assert mm["p_vs_best"] == pytest.approx(2.0 / 70.0) and not mm["tied_with_best"] and mm["testable"]
     assert _cell(t, "cifar10", "ns")["best"]
     wide = t.wide("text")
     assert wide.loc["ns", "MNIST"] == "7.0 ± 1.0"
@@ -216,3 +219,14 @@ def test_budget_curves_match_closed_form():
     assert bc["mean"].tolist() == [1.0, 1.0]
     # no search phase -> empty
     assert agg.budget_curves(df.assign(**{"search.phase": "grid"}), "fid").empty
+
+
+def test_min_mann_whitney_p_matches_the_exact_test():
+    """2 / C(n1 + n2, n1) is the exact two-sided p of complete separation (checked against scipy)."""
+    from scipy import stats
+
+    for n1, n2 in [(2, 2), (3, 3), (3, 4), (4, 4), (5, 5)]:
+        x, y = np.arange(n1, dtype=float), np.arange(n2, dtype=float) + 100
+        p = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue
+        assert agg.min_mann_whitney_p(n1, n2) == pytest.approx(p)
+    assert agg.min_mann_whitney_p(3, 3) == pytest.approx(0.1) and agg.min_mann_whitney_p(4, 4) < 0.05
