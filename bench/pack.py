@@ -26,7 +26,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .config import RunSpec
 from .losses.base import DOut, StepCtx
-from .train import Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted, make_record
+from .train import (CKPT_NAME, Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted,
+                    make_record)
 from .results import RECORD_NAME, atomic_write_json
 
 
@@ -68,6 +69,16 @@ def _optim_slice(opt_state: Dict[str, Any], names: List[str], k: int) -> Dict[st
     return {"state": st, "param_groups": copy.deepcopy(opt_state["param_groups"])}
 
 
+def _optim_stack(states: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Inverse of _optim_slice: the packed optimiser state from its runs' solo states."""
+    st = {}
+    for i, s0 in states[0]["state"].items():
+        st[i] = {key: (torch.stack([s["state"][i][key] for s in states]) if torch.is_tensor(v) and v.dim() > 0
+                       else (v.clone() if torch.is_tensor(v) else v))
+                 for key, v in s0.items()}
+    return {"state": st, "param_groups": copy.deepcopy(states[0]["param_groups"])}
+
+
 class PackedRuns:
     def __init__(self, specs: Sequence[RunSpec]):
         check_packable(specs)
@@ -90,6 +101,29 @@ class PackedRuns:
         for k, s in enumerate(self.first_bad.tolist()):
             if s >= 0 and self.alive[k]:
                 self.alive[k], self.diverged_at[k] = False, s
+
+    def resume(self, outs: Sequence[Optional[Path]]) -> int:
+        """Load every member's latest checkpoint and rebuild the packed state from them, if all K
+        exist, belong to these runs and stand at the same step (a pack whose member diverged
+        stops checkpointing that member, and starts over). Returns the step resumed at (0: none)."""
+        cks = []
+        for r, out in zip(self.runs, outs):
+            path = Path(out) / "checkpoints" / CKPT_NAME if out is not None else None
+            if path is None or not path.exists():
+                return 0
+            ck = torch.load(path, map_location=self.device, weights_only=False)
+            if ck.get("run_id") != r.spec.run_id:
+                return 0
+            cks.append(ck)
+        if len({ck["step"] for ck in cks}) != 1:
+            return 0
+        for r, ck in zip(self.runs, cks):
+            r.load_state_dict(ck)
+        self._stack()
+        self.opt_g.load_state_dict(_optim_stack([r.opt_g.state_dict() for r in self.runs]))
+        self.opt_d.load_state_dict(_optim_stack([r.opt_d.state_dict() for r in self.runs]))
+        self.step = cks[0]["step"]
+        return self.step
 
     # ---- stacking ---------------------------------------------------------------------
     def _stack(self) -> None:
@@ -244,9 +278,10 @@ def train_packed(specs: Sequence[RunSpec], out_dirs: Sequence[Optional[Path]], s
         torch.set_num_threads(int(spec0.threads))
     for r in pk.runs:
         r.attach_data()
+    pk.resume(outs)
     for r, out in zip(pk.runs, outs):
-        _event(out, "start", 0)
-        if spec0.eval.every:
+        _event(out, "start", pk.step)
+        if spec0.eval.every and pk.step == 0:
             _evaluate(r, final=False, init=True)
     t0 = time.perf_counter()
     while pk.step < spec0.steps:

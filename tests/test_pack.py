@@ -150,3 +150,35 @@ def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
 
     n_packed = sum(_json.loads(r.read_text())["cost"].get("packed", 1) == 3 for r in packed)
     assert n_packed == 6  # the three ns and three wgan seeds packed; acgan does not pack and ran alone
+
+
+@pytest.mark.parametrize("loss", ["ns", "began"])
+def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
+    """A pack killed after a checkpoint resumes there (events say so) and ends with the records of
+    an uninterrupted pack: same curves, same scores, same objective state (BEGAN's k_t)."""
+    import json
+
+    sp = [resolve(loss, {"dataset": "ring8", "model": "mlp", "batch_size": 16, "steps": 30, "log_every": 5,
+                         "checkpoint_every": 10, "eval": {"extractor": "modes", "every": 10, "num_samples": 200, "metrics": []}},
+                  {"seed": s}) for s in (0, 1)]
+    ref = train_packed(sp, [tmp_path / "ref" / str(k) for k in range(2)])
+
+    class Killed(Exception):
+        pass
+
+    seen = []
+
+    def kill_at_second(*_):
+        seen.append(1)
+        if len(seen) == 2:
+            raise Killed  # the process dies right after the step-20 checkpoint
+
+    outs = [tmp_path / "res" / str(k) for k in range(2)]
+    with pytest.raises(Killed):
+        train_packed(sp, outs, on_checkpoint=kill_at_second)
+    got = train_packed(sp, outs)
+    for a, b, out in zip(ref, got, outs):
+        assert b["status"] == "done" and a["curves"] == b["curves"] and a["metrics"] == b["metrics"]
+        starts = [json.loads(x)["step"] for x in (out / "events.jsonl").read_text().splitlines()
+                  if json.loads(x)["event"] == "start"]
+        assert starts == [0, 20]
