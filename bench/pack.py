@@ -6,14 +6,16 @@ through ``functional_call`` under ``vmap``. Every run keeps its own random strea
 order, latents, penalties and noise are drawn from its own generators in the order its solo
 run draws them), its own BatchNorm statistics (stacked buffers) and its own optimiser state
 (Adam and RMSProp are elementwise, so one optimiser over stacked tensors is K optimisers).
-Losses reduce over the sample axis only, so each run's gradient is its solo gradient.
+Losses reduce over the sample axis only (ACGAN's and infoGAN's auxiliary terms included, with
+each run's own labels and codes stacked on the run axis), so each run's gradient is its solo
+gradient.
 
 A run whose loss turns non-finite is marked diverged at that step; its slice is frozen (its
 updates are undone after each step) and its siblings continue, unaffected — no operation mixes
 slices. At checkpoints each run's slice is copied back into its own modules and optimiser, and
 the solo code writes its samples, scores, checkpoint and record: a packed run's outputs have the
-same format and the same run id as the solo run's. ``acgan`` and ``infogan`` do not pack yet
-(see their Caps)."""
+same format and the same run id as the solo run's. An objective may still declare
+``Caps(packable=False)``; its runs then train alone."""
 from __future__ import annotations
 
 import copy
@@ -79,6 +81,15 @@ def _optim_stack(states: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"state": st, "param_groups": copy.deepcopy(states[0]["param_groups"])}
 
 
+def _stack_runs(items: List[Any]) -> Any:
+    """Stack per-run tensors (or tuples of tensors, e.g. infoGAN's codes) on a new run axis."""
+    if items[0] is None:
+        return None
+    if isinstance(items[0], (tuple, list)):
+        return tuple(torch.stack(parts) for parts in zip(*items))
+    return torch.stack(items)
+
+
 class PackedRuns:
     def __init__(self, specs: Sequence[RunSpec]):
         check_packable(specs)
@@ -88,6 +99,7 @@ class PackedRuns:
         r0 = self.runs[0]
         self.spec0, self.objective, self.device = specs[0], r0.objective, r0.device
         self.n_critic = r0.n_critic
+        self.has_aux = getattr(r0.D, "aux", None) is not None
         self.g_names = [n for n, _ in r0.G.named_parameters()]
         self.d_names = [n for n, _ in r0.D.named_parameters()]
         self._stack()
@@ -143,6 +155,12 @@ class PackedRuns:
         return vmap(lambda p, b, x: functional_call(self.g_base, (p, b), (x,)))(self.gp, self.gb, z)
 
     def D(self, x: torch.Tensor) -> DOut:
+        if self.has_aux:  # ACGAN's class logits / infoGAN's Q: (K, B, aux_dim)
+            def f(p, b, v):
+                out = functional_call(self.d_base, (p, b), (v,))
+                return out.score, out.aux
+            score, aux = vmap(f)(self.dp, self.db, x)
+            return DOut(score, aux)
         score = vmap(lambda p, b, v: functional_call(self.d_base, (p, b), (v,)).score)(self.dp, self.db, x)
         return DOut(score)
 
@@ -157,18 +175,21 @@ class PackedRuns:
             out = self.D(x)
             mask = bad.view(-1, *([1] * (out.score.dim() - 1)))
             # additive, so the backward pass of the healthy runs never multiplies by NaN
-            return DOut(out.score + torch.where(mask, float("nan"), 0.0))
+            return DOut(out.score + torch.where(mask, float("nan"), 0.0), out.aux)
         return fn
 
     # ---- one step for all runs --------------------------------------------------------
     def _batches(self, step: int):
-        reals, zs = [], []
+        """Each run's real batch, labels, latents and conditioning targets, stacked on a run axis."""
+        reals, ys, zs, targets = [], [], [], []
         for r in self.runs:
-            x, _ = r.feed.batch(step)
+            x, y = r.feed.batch(step)
             reals.append(x)
-            z, _ = r.latents(self.spec0.batch_size, r.gen_z)
+            ys.append(y)
+            z, t = r.latents(self.spec0.batch_size, r.gen_z)
             zs.append(z)
-        return torch.stack(reals), torch.stack(zs)
+            targets.append(t)
+        return torch.stack(reals), _stack_runs(ys), torch.stack(zs), _stack_runs(targets)
 
     def _noise(self, x: torch.Tensor, step: int) -> torch.Tensor:
         s0 = self.spec0.stabilise.instance_noise
@@ -178,9 +199,9 @@ class PackedRuns:
         return x + sigma * torch.stack([torch.randn(x.shape[1:], generator=r.gen_aux, device=x.device)
                                         for r in self.runs])
 
-    def _ctx(self) -> StepCtx:
-        return StepCtx(real_target=1.0 - self.spec0.stabilise.label_smoothing, state=self.state, batch_dims=2,
-                       gens=[r.gen_aux for r in self.runs])
+    def _ctx(self, y_real=None, cond_target=None) -> StepCtx:
+        return StepCtx(y_real=y_real, cond_target=cond_target, real_target=1.0 - self.spec0.stabilise.label_smoothing,
+                       state=self.state, batch_dims=2, gens=[r.gen_aux for r in self.runs])
 
     def _freeze_dead(self, tensors: Dict[str, torch.Tensor], before: Dict[str, torch.Tensor]) -> None:
         dead = [k for k, a in enumerate(self.alive) if not a]
@@ -197,13 +218,13 @@ class PackedRuns:
     def train_step(self, step: int, want_d_norm: bool = False, want_g_norm: bool = False) -> Dict[str, torch.Tensor]:
         obj = self.objective
         g_now = (step + 1) % self.n_critic == 0
-        real, z = self._batches(step)
+        real, y, z, target = self._batches(step)
         if g_now:
             fake = self.G(z)
         else:
             with torch.no_grad():
                 fake = self.G(z)
-        ctx = self._ctx()
+        ctx = self._ctx(y, target)
         dead = [k for k, a in enumerate(self.alive) if not a]
         saved_d = {n: t[dead].clone() for n, t in {**self.dp, **self.db}.items()} if dead else None
         self.opt_d.zero_grad(set_to_none=True)

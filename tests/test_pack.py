@@ -1,9 +1,12 @@
 """Seed packing: each run of a packed group of K = 4 matches the same run trained alone.
 
-Tolerance, measured first: the noise floor between batched (vmapped) and unbatched kernels is
-the largest relative parameter difference after ONE step, packed against solo. Over 50 steps
-rounding differences grow through the dynamics; the trajectories must stay within
-GROWTH × that floor (with the floor itself floored at float32 epsilon)."""
+Exactness is checked in float64, where rounding cannot hide a mismatch: after 50 steps every
+objective's packed runs equal their solo runs to 1e-8 relative (measured: 1e-15 to 1e-14, BEGAN
+1e-10). In float32 the batched (vmapped) and unbatched kernels round differently; the noise
+floor is the largest relative difference after ONE step, and over 50 steps the GAN dynamics
+amplify it (measured: up to 8e-2 for infoGAN, with an onset at a different step per seed while
+the float64 runs stay equal); the float32 trajectories must stay within GROWTH × that floor and
+under CAP, an O(1) mismatch (a wrong stream) being far above it."""
 import pytest
 import torch
 
@@ -12,10 +15,10 @@ from bench.losses import LOSSES
 from bench.pack import PackError, PackedRuns, train_packed
 from bench.train import Run
 
-PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began"]
+PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan"]
 EPS = torch.finfo(torch.float32).eps
 GROWTH = 1e5  # allowed growth of the step-1 floor over 50 steps (measured: up to about 2e4, DRAGAN)
-CAP = 0.05  # and never more than 5% of the output scale: a real mismatch (a wrong stream) is O(1)
+CAP = 0.25  # and never more than a quarter of the output scale: a real mismatch (a wrong stream) is O(1)
 
 
 def specs(loss, steps, seeds=(0, 1, 2, 3), **kw):
@@ -26,7 +29,16 @@ def specs(loss, steps, seeds=(0, 1, 2, 3), **kw):
 
 
 def fixed_latents(spec):
-    return torch.randn(16, spec.z_dim, generator=torch.Generator().manual_seed(99))
+    """Fixed latents, with a fixed class / infoGAN code appended for conditioned objectives."""
+    g = torch.Generator().manual_seed(99)
+    z = torch.randn(16, spec.z_dim, generator=g)
+    cond, _ = LOSSES.get(spec.loss)(**spec.loss_params).sample_condition(16, 10, g, torch.device("cpu"))
+    return z if cond is None else torch.cat([z, cond], 1)
+
+
+def d_outputs(out):
+    """D's score and, for ACGAN / infoGAN, its auxiliary head, flattened."""
+    return torch.cat([out.score.flatten()] + ([] if out.aux is None else [out.aux.flatten()]))
 
 
 def solo_outputs(spec, steps):
@@ -42,7 +54,7 @@ def solo_outputs(spec, steps):
             run.g_update(step, fake, ctx)
     with torch.no_grad():
         x = run.G(fixed_latents(spec))
-        return torch.cat([x.flatten(), run.D(x).score])
+        return torch.cat([x.flatten(), d_outputs(run.D(x))])
 
 
 def packed_outputs(sp, steps):
@@ -62,12 +74,35 @@ def packed_outputs(sp, steps):
             dp = {n: t[k] for n, t in pk.dp.items()}
             db = {n: t[k].clone() for n, t in pk.db.items()}
             x = functional_call(pk.g_base, (gp, gb), (fixed_latents(sp[k]),))
-            outs.append(torch.cat([x.flatten(), functional_call(pk.d_base, (dp, db), (x,)).score]))
+            outs.append(torch.cat([x.flatten(), d_outputs(functional_call(pk.d_base, (dp, db), (x,)))]))
     return pk, outs
 
 
 def rel_diff(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+@pytest.fixture
+def float64(monkeypatch):
+    """Models built in float64 and batches fed in float64."""
+    from bench.data import feed
+
+    batch = feed.BatchFeed.batch
+    monkeypatch.setattr(feed.BatchFeed, "batch", lambda self, step: (lambda x, y: (x.double(), y))(*batch(self, step)))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize("loss", PACKABLE)
+def test_packed_equals_solo_in_float64(loss, float64):
+    sp = specs(loss, 50)
+    pk, packed = packed_outputs(sp, 50)
+    assert all(pk.alive) and packed[0].dtype == torch.float64
+    d = max(rel_diff(p, solo_outputs(s, 50)) for p, s in zip(packed, sp))
+    print(f"{loss}: float64, after 50 steps {d:.1e}")
+    assert d <= 1e-8, (loss, d)
 
 
 @pytest.mark.parametrize("loss", PACKABLE)
@@ -111,13 +146,17 @@ def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
         assert rel_diff(fx[0], fx[1]) <= 1e-3  # ns at 30 steps: measured about 1e-6
 
 
-def test_what_does_not_pack():
+def test_what_does_not_pack(monkeypatch):
+    import dataclasses
+
     with pytest.raises(PackError, match="differ only in seed"):
         PackedRuns(specs("ns", 5, seeds=(0,)) + specs("ns", 6, seeds=(1,)))
-    for loss in ("acgan", "infogan"):
-        assert not LOSSES.get(loss).caps.packable
-        with pytest.raises(PackError, match="does not pack"):
-            PackedRuns(specs(loss, 5, seeds=(0, 1)))
+    assert all(LOSSES.get(name).caps.packable for name in LOSSES.names())
+    # an objective that declares it cannot pack (a registered plug-in may) is refused
+    cls = LOSSES.get("lsgan")
+    monkeypatch.setattr(cls, "caps", dataclasses.replace(cls.caps, packable=False))
+    with pytest.raises(PackError, match="does not pack"):
+        PackedRuns(specs("lsgan", 5, seeds=(0, 1)))
 
 
 def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
@@ -149,7 +188,7 @@ def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
     import json as _json
 
     n_packed = sum(_json.loads(r.read_text())["cost"].get("packed", 1) == 3 for r in packed)
-    assert n_packed == 6  # the three ns and three wgan seeds packed; acgan does not pack and ran alone
+    assert n_packed == 9  # ns, wgan and acgan: three seeds each, packed
 
 
 @pytest.mark.parametrize("loss", ["ns", "began"])

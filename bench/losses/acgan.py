@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from .base import Caps, Objective, StepCtx, bce_logits, gan_d_loss
+from .base import Caps, Objective, StepCtx, bce_logits, cross_entropy_per_run, gan_d_loss
 from . import LOSSES
 
 
@@ -11,7 +11,7 @@ class ACGAN(Objective):
     for D and on fake for G; G is conditioned on a uniformly drawn class (Odena et al., 2017)."""
 
     name = "acgan"
-    caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True, packable=False)  # its class-conditional cross-entropy terms reduce over the whole batch; packing them needs a run axis in the auxiliary losses (not yet)
+    caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = "Odena, Olah, Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017"
 
@@ -31,11 +31,11 @@ class ACGAN(Objective):
     def d_loss(self, D, real, fake, ctx: StepCtx):
         r, f = D(real), D(fake)
         loss, logs = gan_d_loss(r.score, f.score, ctx.real_target)
-        cls = F.cross_entropy(r.aux, ctx.y_real) + F.cross_entropy(f.aux, ctx.cond_target)
-        return loss + self.class_weight * cls, {**logs, "aux_loss": cls, "d_real": r.score.mean(),
-                                                "d_fake": f.score.mean()}
+        cls = cross_entropy_per_run(r.aux, ctx.y_real) + cross_entropy_per_run(f.aux, ctx.cond_target)
+        return loss + self.class_weight * cls, {**logs, "aux_loss": cls, "d_real": r.score.mean(-1),
+                                                "d_fake": f.score.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
         f = D(fake)
-        cls = F.cross_entropy(f.aux, ctx.cond_target)
-        return bce_logits(f.score, 1.0).mean() + self.class_weight * cls, {"g_aux_loss": cls}
+        cls = cross_entropy_per_run(f.aux, ctx.cond_target)
+        return bce_logits(f.score, 1.0).mean(-1) + self.class_weight * cls, {"g_aux_loss": cls}

@@ -158,3 +158,12 @@ def uniform_like_batch(x: Tensor, ctx: "StepCtx") -> Tensor:
     """One U[0, 1) number per sample, shaped to broadcast over x."""
     bd = ctx.batch_dims
     return ctx.rand(tuple(x.shape[:bd]) + (1,) * (x.dim() - bd), x)
+
+
+def cross_entropy_per_run(logits: Tensor, target: Tensor) -> Tensor:
+    """Mean cross-entropy over the sample axis only: a scalar for (B, C) logits, one value per
+    run for packed (K, B, C) logits, so packed runs never share a loss term."""
+    import torch.nn.functional as F
+
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    return ce.view(target.shape).mean(-1)

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from .base import Caps, Objective, StepCtx, bce_logits, gan_d_loss
+from .base import Caps, Objective, StepCtx, bce_logits, cross_entropy_per_run, gan_d_loss
 from . import LOSSES
 
 
@@ -15,7 +15,7 @@ class InfoGAN(Objective):
     during a G step."""
 
     name = "infogan"
-    caps = Caps(aux_head="info", label_smoothing=True, packable=False)  # its code-reconstruction terms reduce over the whole batch; packing them needs a run axis in the auxiliary losses (not yet)
+    caps = Caps(aux_head="info", label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr_d": 2e-4, "lr_g": 1e-3, "betas": [0.5, 0.999]}}
     citation = ("Chen et al., InfoGAN: Interpretable Representation Learning by Information "
                 "Maximizing GANs, NeurIPS 2016 (one 10-way categorical + 2 continuous codes; "
@@ -38,17 +38,17 @@ class InfoGAN(Objective):
 
     def info_loss(self, aux, target):
         c, u = target
-        cat = F.cross_entropy(aux[:, :self.cat_dim], c)
-        cont = 0.5 * (aux[:, self.cat_dim:] - u).pow(2).sum(1).mean()
+        cat = cross_entropy_per_run(aux[..., :self.cat_dim], c)
+        cont = 0.5 * (aux[..., self.cat_dim:] - u).pow(2).sum(-1).mean(-1)
         return self.lambda_cat * cat + self.lambda_cont * cont
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
         r, f = D(real), D(fake)
         loss, logs = gan_d_loss(r.score, f.score, ctx.real_target)
         info = self.info_loss(f.aux, ctx.cond_target)
-        return loss + info, {**logs, "aux_loss": info, "d_real": r.score.mean(), "d_fake": f.score.mean()}
+        return loss + info, {**logs, "aux_loss": info, "d_real": r.score.mean(-1), "d_fake": f.score.mean(-1)}
 
     def g_loss(self, D, fake, ctx: StepCtx):
         f = D(fake)
         info = self.info_loss(f.aux, ctx.cond_target)
-        return bce_logits(f.score, 1.0).mean() + info, {"g_aux_loss": info}
+        return bce_logits(f.score, 1.0).mean(-1) + info, {"g_aux_loss": info}
