@@ -524,7 +524,7 @@ def aggregate(
                 continue
             p = mann_whitney_p(cells.at[b, "values"], cells.at[i, "values"])
             cells.at[i, "p_vs_best"] = p
-            if min_mann_whitney_p(len(cells.at[b, "values"]), len(cells.at[i, "values"])) > alpha:
+            if min_mann_whitney_p(len(cells.at[b, "values"]), len(cells.at[i, "values"])) >= alpha:
                 cells.at[i, "testable"] = False  # no outcome could be significant: mark nothing
             else:
                 cells.at[i, "tied_with_best"] = bool(np.isfinite(p) and p >= alpha)

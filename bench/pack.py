@@ -19,6 +19,7 @@ same format and the same run id as the solo run's. An objective may still declar
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -117,23 +118,35 @@ class PackedRuns:
     def resume(self, outs: Sequence[Optional[Path]]) -> int:
         """Load every member's latest checkpoint and rebuild the packed state from them, if all K
         exist, belong to these runs and stand at the same step (a pack whose member diverged
-        stops checkpointing that member, and starts over). Returns the step resumed at (0: none)."""
+        stops checkpointing that member, and starts over). Returns the step resumed at (0: none).
+        An unreadable checkpoint means a fresh start, never a failed unit."""
         cks = []
-        for r, out in zip(self.runs, outs):
-            path = Path(out) / "checkpoints" / CKPT_NAME if out is not None else None
-            if path is None or not path.exists():
+        try:
+            for r, out in zip(self.runs, outs):
+                path = Path(out) / "checkpoints" / CKPT_NAME if out is not None else None
+                if path is None or not path.exists():
+                    return 0
+                ck = torch.load(path, map_location="cpu", weights_only=False)
+                if ck.get("run_id") != r.spec.run_id:
+                    return 0
+                cks.append(ck)
+            if len({ck["step"] for ck in cks}) != 1:
+                print(f"packed unit of {self.K}: members' checkpoints stand at different steps "
+                      f"({sorted({ck['step'] for ck in cks})}); starting from scratch", file=sys.stderr, flush=True)
                 return 0
-            ck = torch.load(path, map_location=self.device, weights_only=False)
-            if ck.get("run_id") != r.spec.run_id:
-                return 0
-            cks.append(ck)
-        if len({ck["step"] for ck in cks}) != 1:
+            for r, ck in zip(self.runs, cks):
+                r.load_state_dict(ck)
+            self._stack()
+            self.opt_g.load_state_dict(_optim_stack([r.opt_g.state_dict() for r in self.runs]))
+            self.opt_d.load_state_dict(_optim_stack([r.opt_d.state_dict() for r in self.runs]))
+        except Exception as e:
+            print(f"packed unit of {self.K}: cannot resume ({type(e).__name__}: {e}); starting from scratch",
+                  file=sys.stderr, flush=True)
+            feeds = [r.feed for r in self.runs]
+            self.__init__(self.specs)  # every member as freshly built
+            for r, feed in zip(self.runs, feeds):
+                r.feed = feed
             return 0
-        for r, ck in zip(self.runs, cks):
-            r.load_state_dict(ck)
-        self._stack()
-        self.opt_g.load_state_dict(_optim_stack([r.opt_g.state_dict() for r in self.runs]))
-        self.opt_d.load_state_dict(_optim_stack([r.opt_d.state_dict() for r in self.runs]))
         self.step = cks[0]["step"]
         return self.step
 

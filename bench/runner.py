@@ -161,7 +161,8 @@ def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[A
 def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
     """Group runs that differ only in seed into units of at most k (suite key ``pack``); runs of
     objectives that do not pack, or with per-run fault injection, stay alone. Packing changes
-    how runs are computed, not what: each keeps its run id and gets its own record."""
+    how runs are computed, not what (up to float rounding; see bench/pack.py): each keeps its run
+    id and gets its own record."""
     from .losses import LOSSES
 
     if k <= 1:
@@ -202,6 +203,7 @@ def _run_serial(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: S
     for unit in units:
         recs = _train_unit(unit, [run_dir(sdir, p.run_id) for p in unit], suite.name, progress)
         for p, rec in zip(unit, recs):
+            (run_dir(sdir, p.run_id) / RESUME_NAME).unlink(missing_ok=True)  # a Ray pointer, if any, is stale
             prog.add(rec["status"])
             if rec["status"] == "failed":
                 log(f"run {p.run_id} ({p.spec.loss}/{p.spec.dataset}/seed {p.spec.seed}) failed: {rec['reason']}")
@@ -214,15 +216,16 @@ def _run_serial(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: S
 # or any URI Tune can write (s3://, gs://, file://, ...). A retried trial (FailureConfig)
 # restores from ``tune.get_checkpoint()``. The driver keeps a pointer to each run's latest
 # checkpoint in results/ (RESUME_NAME), so a re-launched suite resumes unfinished runs too.
-# Records, samples and events come back inside the trial's final result; results/ is written
-# by the driver alone.
+# Results carry only small metadata: the driver reads each finished run's record, samples and
+# events out of the trial's final checkpoint, and results/ is written by the driver alone.
 RESUME_NAME = "resume.json"
-_CARRIED = ("samples", "events.jsonl")  # small files a trial sends back with its final result
 
 
 def _restore_unit(local: Path, unit: List[PlannedRun], tune_ckpt, resume_from: Dict[str, str], log) -> str:
     """Fill the trial's local folder from Tune's checkpoint of this trial (a retry), else from the
     driver's pointers to each run's latest checkpoint (a re-launched suite). Returns the source."""
+    import tempfile
+
     if tune_ckpt is not None:
         tune_ckpt.to_directory(str(local))
         return "tune"
@@ -230,34 +233,27 @@ def _restore_unit(local: Path, unit: List[PlannedRun], tune_ckpt, resume_from: D
 
     fetched: Dict[str, Path] = {}
     source = "none"
-    for p in unit:
-        uri = resume_from.get(p.run_id)
-        if not uri:
-            continue
-        try:
-            if uri not in fetched:
-                fetched[uri] = Path(Checkpoint(path=uri).to_directory())
-            src = fetched[uri] / p.run_id
-            if src.is_dir():
-                shutil.copytree(src, local / p.run_id, dirs_exist_ok=True)
-                source = "pointer"
-        except Exception as e:  # a vanished checkpoint costs the run its progress, nothing else
-            log(f"run {p.run_id}: cannot restore from {uri} ({type(e).__name__}: {e}); starting from scratch")
-    for d in fetched.values():
-        shutil.rmtree(d, ignore_errors=True)
+    try:
+        for p in unit:
+            uri = resume_from.get(p.run_id)
+            if not uri:
+                continue
+            try:
+                if uri not in fetched:
+                    fetched[uri] = Path(tempfile.mkdtemp(prefix="ganbench-restore-"))
+                    Checkpoint(path=uri).to_directory(str(fetched[uri]))
+                src = fetched[uri] / p.run_id
+                if src.is_dir():
+                    shutil.copytree(src, local / p.run_id, dirs_exist_ok=True)
+                    source = "pointer"
+                else:
+                    log(f"run {p.run_id}: {uri} holds no folder for it; starting from scratch")
+            except Exception as e:  # a vanished checkpoint costs the run its progress, nothing else
+                log(f"run {p.run_id}: cannot restore from {uri} ({type(e).__name__}: {e}); starting from scratch")
+    finally:
+        for d in fetched.values():
+            shutil.rmtree(d, ignore_errors=True)
     return source
-
-
-def _carried_files(out: Path) -> Dict[str, str]:
-    import base64
-
-    files = {}
-    for name in _CARRIED:
-        p = out / name
-        for f in ([p] if p.is_file() else sorted(p.rglob("*")) if p.is_dir() else []):
-            if f.is_file():
-                files[str(f.relative_to(out))] = base64.b64encode(f.read_bytes()).decode()
-    return files
 
 
 def _trial(config: Dict[str, Any]) -> None:
@@ -269,18 +265,17 @@ def _trial(config: Dict[str, Any]) -> None:
     cfg = config["run"]  # param_space = {"run": grid_search([...])}
     unit = [PlannedRun(spec_from_dict(u["spec"]), u["meta"]["phase"], u["meta"]["config_id"], u["meta"]["sample"])
             for u in cfg["unit"]]
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     local = Path(tempfile.mkdtemp(prefix="ganbench-trial-"))
     try:
-        _restore_unit(local, unit, tune.get_checkpoint(), cfg.get("resume_from", {}),
-                      log=lambda m: print(m, file=sys.stderr, flush=True))
+        _restore_unit(local, unit, tune.get_checkpoint(), cfg.get("resume_from", {}), log)
         outs = [local / p.run_id for p in unit]
 
         def report_checkpoint():
             tune.report({"final": False}, checkpoint=tune.Checkpoint.from_directory(str(local)))
 
         recs = _train_unit(unit, outs, cfg["suite"], progress=False, on_checkpoint=report_checkpoint)
-        files = {p.run_id: _carried_files(o) for p, o in zip(unit, outs)}
-        tune.report({"final": True, "records": json.dumps(recs), "files": json.dumps(files),
+        tune.report({"final": True, "run_ids": json.dumps([r["run_id"] for r in recs]),
                      "status": ",".join(r["status"] for r in recs)},
                     checkpoint=tune.Checkpoint.from_directory(str(local)))
     finally:
@@ -295,10 +290,25 @@ def storage_uri(storage: Optional[str], sdir: Path) -> str:
 
 
 def checkpoint_uri(ckpt, storage: str) -> str:
-    """Where a persisted Tune checkpoint lives, as a URI ``tune.Checkpoint(path=...)`` can open."""
-    if "://" in storage:
-        return f"{storage.split('://', 1)[0]}://{ckpt.path}"
-    return str(ckpt.path)
+    """Where a persisted Tune checkpoint lives, as a URI ``tune.Checkpoint(path=...)`` and
+    pyarrow can open: the storage URI (scheme, host and query options kept) with the
+    checkpoint's path below the storage root."""
+    if "://" not in storage:
+        return str(ckpt.path)
+    import pyarrow.fs
+
+    base, query = (storage.split("?", 1) + [""])[:2]
+    _, root = pyarrow.fs.FileSystem.from_uri(storage)
+    path = str(ckpt.path)
+    if not path.startswith(root.rstrip("/")):
+        raise ValueError(f"checkpoint {path} is not under the storage {storage}")
+    rel = path[len(root.rstrip("/")):].lstrip("/")
+    return f"{base.rstrip('/')}/{rel}" + (f"?{query}" if query else "")
+
+
+def _join_uri(uri: str, *parts: str) -> str:
+    base, query = (uri.split("?", 1) + [""])[:2]
+    return "/".join([base.rstrip("/"), *parts]) + (f"?{query}" if query else "")
 
 
 def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: SuiteProgress, address, max_concurrent,
@@ -327,7 +337,7 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
             resume = {p.run_id: ptr["checkpoint"] for p in unit if (ptr := read_resume(sdir, p.run_id))}
             configs.append({"unit": [{"spec": to_dict(p.spec), "meta": p.meta()} for p in unit],
                             "suite": suite.name, "resume_from": resume})
-        cb = _make_callback_class()(prog, sdir, storage, log)
+        cb = _make_callback_class()(prog, sdir, storage, suite.name, log)
         tuner = tune.Tuner(
             trainable,
             param_space={"run": tune.grid_search(configs)},
@@ -340,12 +350,17 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
         grid = tuner.fit()
         for r in grid:
             unit_cfg = r.config["run"]["unit"] if r.config else []
-            if r.metrics and r.metrics.get("final") and r.metrics.get("records"):
-                ck = checkpoint_uri(r.checkpoint, storage) if r.checkpoint else None
-                cb.adopt(json.loads(r.metrics["records"]), json.loads(r.metrics["files"]), ck)
-                continue
+            m = r.metrics or {}
+            final_ck = None
+            if m.get("final") and r.checkpoint is not None and (
+                    m.get("checkpoint_dir_name") in (None, Path(str(r.checkpoint.path)).name)):
+                final_ck = checkpoint_uri(r.checkpoint, storage)
             for u in unit_cfg:
                 spec = spec_from_dict(u["spec"])
+                if spec.run_id in cb.adopted:
+                    continue
+                if final_ck is not None and cb.adopt_run(spec.run_id, u, final_ck):
+                    continue
                 if record_state(sdir, spec.run_id, log) not in FINISHED:
                     err = str(r.error) if r.error else "trial ended without a record"
                     _write_failed(sdir, spec, u, suite.name, err)
@@ -371,61 +386,102 @@ def _write_failed(sdir: Path, spec, cfg, suite_name: str, reason: str) -> None:
     atomic_write_json(run_dir(sdir, spec.run_id) / RECORD_NAME, rec)
 
 
-def adopt_trial_output(sdir: Path, rec: Dict[str, Any], files: Dict[str, str], ckpt_uri: Optional[str]) -> None:
-    """Write a trial's samples and events, then its record, into results/; the record's
-    checkpoint artifact points into Tune's storage (a path or URI)."""
-    import base64
+def adopt_from_checkpoint(sdir: Path, run_id: str, ckpt_uri: str) -> Dict[str, Any]:
+    """Bring a finished run out of its trial's final checkpoint into results/: samples and
+    events first, the record (authoritative) last, its checkpoint artifact pointing into Tune's
+    storage. A failed run keeps its resume pointer (a re-run resumes it); others drop it."""
+    import pyarrow.fs
 
-    dest = run_dir(sdir, rec["run_id"])
+    fs, root = pyarrow.fs.FileSystem.from_uri(ckpt_uri if "://" in ckpt_uri else str(Path(ckpt_uri).resolve()))
+    src = f"{root.rstrip('/')}/{run_id}"
+    dest = run_dir(sdir, run_id)
     dest.mkdir(parents=True, exist_ok=True)
-    for rel, data in files.items():
-        atomic_write_bytes(dest / rel, base64.b64decode(data))
+
+    def read(rel: str) -> Optional[bytes]:
+        try:
+            with fs.open_input_stream(f"{src}/{rel}") as fh:
+                return fh.read()
+        except (OSError, FileNotFoundError):
+            return None
+
+    raw = read(RECORD_NAME)
+    if raw is None:
+        raise FileNotFoundError(f"{ckpt_uri}: no {run_id}/{RECORD_NAME} in the trial's final checkpoint")
+    rec = json.loads(raw)
+    sel = pyarrow.fs.FileSelector(f"{src}/samples", allow_not_found=True, recursive=True)
+    for info in fs.get_file_info(sel):
+        if info.type == pyarrow.fs.FileType.File:
+            rel = info.path[len(src) + 1:]
+            atomic_write_bytes(dest / rel, read(rel) or b"")
+    events = read("events.jsonl")
+    if events is not None:  # merged: attempts that started over keep their history
+        old = (dest / "events.jsonl").read_text().splitlines() if (dest / "events.jsonl").exists() else []
+        new = [ln for ln in events.decode().splitlines() if ln not in set(old)]
+        atomic_write_bytes(dest / "events.jsonl", ("\n".join(old + new) + "\n").encode())
     arts = rec.get("artifacts", {})
     if "checkpoint" in arts:
-        if ckpt_uri:
-            arts["checkpoint"] = f"{ckpt_uri.rstrip('/')}/{rec['run_id']}/{arts['checkpoint']}"
-        else:
-            del arts["checkpoint"]
+        arts["checkpoint"] = _join_uri(ckpt_uri, run_id, arts["checkpoint"])
     atomic_write_json(dest / RECORD_NAME, rec)
-    (dest / RESUME_NAME).unlink(missing_ok=True)
+    if rec["status"] == "failed":
+        atomic_write_json(dest / RESUME_NAME, {"checkpoint": ckpt_uri})
+    else:
+        (dest / RESUME_NAME).unlink(missing_ok=True)
+    return rec
 
 
 def _make_callback_class():
     from ray.tune import Callback
 
     class ProgressCallback(Callback):
-        """Writes each run's resume pointer when its trial checkpoints, and its record (with
-        samples, events and the final checkpoint's location) when its trial finishes. Tune calls
-        ``on_trial_result`` before ``on_checkpoint`` for the same report."""
+        """On each checkpoint of a trial, points its runs' resume pointers at it; on the final one
+        (paired with the final result by checkpoint folder name), adopts the runs into results/.
+        Tune calls ``on_trial_result`` before ``on_checkpoint`` for the same report. Nothing here
+        raises: an exception in a callback would make Tune drop the checkpoint."""
 
-        def __init__(self, prog: SuiteProgress, sdir: Path, storage: str, log):
-            self.prog, self.sdir, self.storage, self.log = prog, sdir, storage, log
+        def __init__(self, prog: SuiteProgress, sdir: Path, storage: str, suite_name: str, log):
+            self.prog, self.sdir, self.storage, self.suite_name, self.log = prog, sdir, storage, suite_name, log
             self.final: Dict[str, Dict[str, Any]] = {}  # trial id -> final result awaiting its checkpoint
             self.adopted: set = set()
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            if result.get("final") and result.get("records"):
+            if result.get("final"):
                 self.final[trial.trial_id] = result
 
-        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
-            uri = checkpoint_uri(checkpoint, self.storage)
-            result = self.final.pop(trial.trial_id, None)
-            if result is not None:
-                self.adopt(json.loads(result["records"]), json.loads(result["files"]), uri)
-                return
-            for u in trial.config["run"]["unit"]:
-                run_id = spec_from_dict(u["spec"]).run_id
-                atomic_write_json(run_dir(self.sdir, run_id) / RESUME_NAME, {"checkpoint": uri})
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            self.final.pop(trial.trial_id, None)
 
-        def adopt(self, records, files, uri):
-            for rec in records:
-                if rec["run_id"] in self.adopted:
-                    continue
-                adopt_trial_output(self.sdir, rec, files.get(rec["run_id"], {}), uri)
-                self.adopted.add(rec["run_id"])
-                self.prog.add(rec["status"])
-                if rec["status"] == "failed":
-                    self.log(f"run {rec['run_id']} failed: {rec['reason']}")
-            self.log(self.prog.line())
+        def on_trial_error(self, iteration, trials, trial, **info):
+            self.final.pop(trial.trial_id, None)
+
+        def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
+            try:
+                uri = checkpoint_uri(checkpoint, self.storage)
+                unit = trial.config["run"]["unit"]
+                for u in unit:
+                    atomic_write_json(run_dir(self.sdir, spec_from_dict(u["spec"]).run_id) / RESUME_NAME,
+                                      {"checkpoint": uri})
+                result = self.final.get(trial.trial_id)
+                name = Path(str(checkpoint.path)).name
+                if result is not None and result.get("checkpoint_dir_name") in (None, name):
+                    self.final.pop(trial.trial_id)
+                    adopted = [self.adopt_run(spec_from_dict(u["spec"]).run_id, u, uri) for u in unit]
+                    if any(adopted):
+                        self.log(self.prog.line())
+            except Exception as e:  # never let Tune drop the checkpoint over a bookkeeping error
+                self.log(f"trial {trial.trial_id}: could not record its checkpoint ({type(e).__name__}: {e})")
+
+        def adopt_run(self, run_id: str, unit_cfg: Dict[str, Any], uri: str) -> bool:
+            if run_id in self.adopted:
+                return False
+            try:
+                rec = adopt_from_checkpoint(self.sdir, run_id, uri)
+            except Exception as e:
+                self.log(f"run {run_id}: cannot read its result from {uri} ({type(e).__name__}: {e})")
+                return False
+            self.adopted.add(run_id)
+            self.prog.add(rec["status"])
+            if rec["status"] == "failed":
+                self.log(f"run {run_id} failed: {rec['reason']}")
+            return True
 
     return ProgressCallback

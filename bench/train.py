@@ -33,6 +33,12 @@ from .results import LOWER_IS_BETTER, RECORD_NAME, RECORD_SCHEMA, atomic_torch_s
 CKPT_NAME = "latest.pt"
 
 
+class CheckpointHookError(Exception):
+    """The executor's checkpoint hook failed (e.g. Tune could not store the checkpoint): not the
+    run's fault, so ``train`` raises it instead of recording a failed run, and the executor
+    retries the trial from its last stored checkpoint."""
+
+
 class Diverged(Exception):
     def __init__(self, step: int, what: str):
         super().__init__(f"non-finite {what} at step {step}")
@@ -241,8 +247,9 @@ class Run:
         self.D.load_state_dict(ck["D"])
         self.opt_g.load_state_dict(ck["opt_g"])
         self.opt_d.load_state_dict(ck["opt_d"])
-        self.gen_z.set_state(ck["gen_z"])
-        self.gen_aux.set_state(ck["gen_aux"])
+        # RNG states are CPU byte tensors whatever the device (map_location may have moved them)
+        self.gen_z.set_state(ck["gen_z"].cpu())
+        self.gen_aux.set_state(ck["gen_aux"].cpu())
         self.state = {k: v.to(self.device) for k, v in ck["objective_state"].items()}
         for k in ("step", "g_steps", "curves", "best", "best_step", "final", "init", "provenance", "collapsed",
                   "train_s", "eval_s", "throughput", "last_g"):
@@ -277,13 +284,20 @@ def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, 
         run = Run(spec)
         ck_path = out / "checkpoints" / CKPT_NAME if out else None
         if resume and ck_path is not None and ck_path.exists():
-            ck = torch.load(ck_path, map_location=run.device, weights_only=False)
-            if ck.get("run_id") == spec.run_id:
-                run.load_state_dict(ck)
+            try:
+                ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+                if ck.get("run_id") == spec.run_id:
+                    run.load_state_dict(ck)
+            except Exception as e:  # an unreadable checkpoint costs the run its progress, nothing else
+                print(f"{ck_path}: cannot resume ({type(e).__name__}: {e}); starting from scratch",
+                      file=sys.stderr, flush=True)
+                run = Run(spec)
         _event(out, "start", run.step)
         _loop(run, out, progress, suite, on_checkpoint)
     except Diverged as e:
         status, reason, diverged_step = "diverged", str(e), e.step
+    except CheckpointHookError:
+        raise
     except Exception as e:  # recorded, never raised: one broken run must not stop a suite
         status, reason = "failed", f"{type(e).__name__}: {e}"
         tb = traceback.format_exc()
@@ -424,7 +438,10 @@ def _checkpoint(run: Run, out: Path, suite, on_checkpoint) -> None:
     if run.step < run.spec.steps:
         atomic_write_json(out / RECORD_NAME, rec)
     if on_checkpoint is not None:
-        on_checkpoint(rec)
+        try:
+            on_checkpoint(rec)
+        except Exception as e:
+            raise CheckpointHookError(f"checkpoint hook failed: {type(e).__name__}: {e}") from e
 
 
 def _write_samples(run: Run, out: Path) -> None:

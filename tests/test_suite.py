@@ -262,7 +262,7 @@ def test_ray_trial_that_dies_resumes_from_its_tune_checkpoint_in_uri_storage(tmp
         assert not (res / "t" / "runs" / rec["run_id"] / "resume.json").exists()
 
 
-def test_restore_unit_from_a_resume_pointer(tmp_path):
+def test_restore_unit_from_a_resume_pointer(tmp_path, private_tmp):
     """A re-launched suite hands each unfinished run its latest checkpoint's location; the trial
     copies that run's folder out of it, and a vanished checkpoint means a fresh start, not a crash."""
     from bench.runner import _restore_unit
@@ -282,3 +282,55 @@ def test_restore_unit_from_a_resume_pointer(tmp_path):
     local2.mkdir()
     assert _restore_unit(local2, [p], None, {p.run_id: f"file://{tmp_path}/gone"}, logs.append) == "none"
     assert "starting from scratch" in logs[-1] and not any(local2.iterdir())
+    assert not list(tmp_path.glob("tmp/*")), "restore left temporary folders behind"
+
+
+@pytest.fixture(autouse=False)
+def private_tmp(tmp_path, monkeypatch):
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+def test_callback_points_runs_at_checkpoints_and_adopts_the_final_one(tmp_path):
+    """The driver side of a Ray trial, with stand-ins for Tune's trial and checkpoint objects:
+    each checkpoint moves the run's resume pointer; the final one, paired with the final result
+    by folder name, brings record, samples and events into results/ and drops the pointer."""
+    from bench.config import to_dict
+    from bench.runner import RESUME_NAME, SuiteProgress, _make_callback_class
+    from bench.train import train
+
+    p = suite_from_dict(with_(grid__seed=[0])).plan_grid()[0]
+    trial_dir = tmp_path / "store" / "exp" / "trial"
+    final = trial_dir / "checkpoint_000002"
+    rec = train(p.spec, final / p.run_id, progress=False)
+
+    class Trial:
+        trial_id = "t1"
+        config = {"run": {"unit": [{"spec": to_dict(p.spec), "meta": p.meta()}]}}
+
+    class Ckpt:
+        def __init__(self, path):
+            self.path = str(path)
+
+    logs, res = [], tmp_path / "res"
+    cb = _make_callback_class()(SuiteProgress(total=1), res, f"file://{tmp_path / 'store'}", "t", logs.append)
+    pointer = res / "runs" / p.run_id / RESUME_NAME
+    cb.on_checkpoint(0, [], Trial, Ckpt(trial_dir / "checkpoint_000001"))
+    assert json.loads(pointer.read_text()) == {"checkpoint": f"file://{trial_dir}/checkpoint_000001"}
+    # a final result whose checkpoint is not the one that arrives is not paired with it
+    cb.on_trial_result(0, [], Trial, {"final": True, "checkpoint_dir_name": "checkpoint_000002"})
+    cb.on_checkpoint(0, [], Trial, Ckpt(trial_dir / "checkpoint_000009"))
+    assert not (res / "runs" / p.run_id / "record.json").exists() and cb.prog.done == 0
+    cb.on_checkpoint(0, [], Trial, Ckpt(final))
+    got = json.loads((res / "runs" / p.run_id / "record.json").read_text())
+    assert got["artifacts"]["checkpoint"] == f"file://{final}/{p.run_id}/checkpoints/latest.pt"
+    assert {k: v for k, v in got.items() if k != "artifacts"} == {k: v for k, v in rec.items() if k != "artifacts"}
+    assert sorted(x.name for x in (res / "runs" / p.run_id / "samples").iterdir()) == \
+        sorted(x.name for x in (final / p.run_id / "samples").iterdir())
+    assert (res / "runs" / p.run_id / "events.jsonl").read_text() == (final / p.run_id / "events.jsonl").read_text()
+    assert not pointer.exists() and cb.prog.done == 1 and p.run_id in cb.adopted
+    # an error while recording is logged, never raised into Tune
+    cb.on_checkpoint(0, [], type("Broken", (), {"trial_id": "t2", "config": {}}), Ckpt(final))
+    assert "could not record its checkpoint" in logs[-1]

@@ -3,10 +3,11 @@ width setting (channels of the widest-resolution layer). The narrow 28×28 form 
 is the fast network for CPU suites.
 
 BEGAN's autoencoder D: the discriminator's conv stack and a linear map to a ``code_dim`` code
-as encoder, the generator's layout as decoder, batch norm in the decoder as in the generator
-(``ae_norm``). Without it the L1 autoencoder sits for about a thousand steps on its first
-plateau (every pixel background, tanh saturated at −1), long enough for the generator to settle
-on images the untrained autoencoder reconstructs well (blank or a flat texture)."""
+as encoder, the generator's layout as decoder; ``d_norm`` sets batch norm in both halves (the
+autoencoder is the discriminator). Without batch norm in the decoder the L1 autoencoder sits
+for about a thousand steps on its first plateau (every pixel background, tanh saturated at −1),
+long enough for the generator to settle on images the untrained autoencoder reconstructs well
+(blank or a flat texture)."""
 from __future__ import annotations
 
 import torch.nn as nn
@@ -65,16 +66,15 @@ def _d_body(shape, width, norm):
 
 
 @ARCHS.register("dcgan")
-def build(shape, z_in, aux_dim=0, autoencoder=False, width=64, d_norm="batch", g_norm="batch", code_dim=64,
-          ae_norm="batch"):
-    for key, v in (("d_norm", d_norm), ("g_norm", g_norm), ("ae_norm", ae_norm)):
+def build(shape, z_in, aux_dim=0, autoencoder=False, width=64, d_norm="batch", g_norm="batch", code_dim=64):
+    for key, v in (("d_norm", d_norm), ("g_norm", g_norm)):
         if v not in ("batch", "none"):
             raise ValueError(f"model_params.{key} must be 'batch' or 'none', got {v!r}")
     G = Generator(shape, z_in, width, g_norm)
     body, feat = _d_body(shape, width, d_norm)
     if autoencoder:
         enc = nn.Sequential(body, nn.Linear(feat, code_dim))
-        D = AutoencoderD(enc, Generator(shape, code_dim, width, ae_norm))
+        D = AutoencoderD(enc, Generator(shape, code_dim, width, d_norm))
     else:
         D = Discriminator(body, feat, aux_dim)
     G.apply(dcgan_init)

@@ -6,7 +6,7 @@ second conv and the fc layer optional (``d_norm``). G: fc 1024 → fc 128·(H/4)
 deconv 4×4 s2 64 → deconv 4×4 s2 C, batch norm throughout, sigmoid output (mapped
 affinely to [−1, 1], the data range used throughout ganbench). BEGAN's autoencoder D uses
 the same conv stack as encoder with a 64-d code and the generator's layout as decoder, batch
-norm included (``ae_norm``; see bench/models/dcgan.py for why)."""
+norm (``d_norm``) in both halves; see bench/models/dcgan.py for why it matters."""
 from __future__ import annotations
 
 import torch
@@ -50,17 +50,17 @@ def _body(shape, d_norm):
 
 
 @ARCHS.register("infogan")
-def build(shape, z_in, aux_dim=0, autoencoder=False, d_norm="batch", code_dim=64, ae_norm="batch"):
-    for key, v in (("d_norm", d_norm), ("ae_norm", ae_norm)):
-        if v not in ("batch", "none"):
-            raise ValueError(f"model_params.{key} must be 'batch' or 'none', got {v!r}")
+def build(shape, z_in, aux_dim=0, autoencoder=False, d_norm="batch", code_dim=64):
+    if d_norm not in ("batch", "none"):
+        raise ValueError(f"model_params.d_norm must be 'batch' or 'none', got {d_norm!r}")
     G = Generator(shape, z_in)
     if autoencoder:
         C, h, w = _check(shape)
         enc = nn.Sequential(
             nn.Conv2d(C, 64, 4, 2, 1), nn.LeakyReLU(0.2, True), nn.Conv2d(64, 128, 4, 2, 1),
+            nn.BatchNorm2d(128) if d_norm == "batch" else nn.Identity(),
             nn.LeakyReLU(0.2, True), nn.Flatten(), nn.Linear(128 * h * w, code_dim))
-        D = AutoencoderD(enc, Generator(shape, code_dim, norm=ae_norm == "batch"))
+        D = AutoencoderD(enc, Generator(shape, code_dim, norm=d_norm == "batch"))
     else:
         body, feat = _body(shape, d_norm)
         D = Discriminator(body, feat, aux_dim)
