@@ -334,3 +334,26 @@ def test_callback_points_runs_at_checkpoints_and_adopts_the_final_one(tmp_path):
     # an error while recording is logged, never raised into Tune
     cb.on_checkpoint(0, [], type("Broken", (), {"trial_id": "t2", "config": {}}), Ckpt(final))
     assert "could not record its checkpoint" in logs[-1]
+
+
+@pytest.mark.slow
+def test_ray_relaunch_resumes_a_failed_run_from_its_pointer(tmp_path):
+    """Two launches of the same suite on Ray: a run that fails at step 90 (an exception, recorded
+    as failed) keeps a pointer to its last stored checkpoint; the second launch hands it to the
+    new trial, which resumes at step 80 instead of starting over."""
+    d = with_(grid__loss=["ns"], grid__seed=[0],
+              fixed={"steps": 120, "batch_size": 32, "log_every": 10, "checkpoint_every": 40},
+              overrides={"ns": {"debug": {"raise_at_step": 90}}})
+    p, res = write(tmp_path, d), tmp_path / "res"
+    args = ("run", str(p), "--executor", "ray", "--results", str(res), "--no-report", "--no-progress")
+    for launch in (1, 2):
+        r = cli(*args)
+        assert r.returncode == 0, r.stderr[-3000:]
+        (rdir,) = list((res / "t" / "runs").iterdir())
+        rec = json.loads((rdir / "record.json").read_text())
+        assert rec["status"] == "failed" and "injected failure at step 90" in rec["reason"]
+        pointer = json.loads((rdir / "resume.json").read_text())["checkpoint"]
+        assert pointer.startswith(str(res / "t" / "tune"))
+    starts = [json.loads(x)["step"] for x in (rdir / "events.jsonl").read_text().splitlines()
+              if json.loads(x)["event"] == "start"]
+    assert starts == [0, 80], starts
