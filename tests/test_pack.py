@@ -191,6 +191,12 @@ def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
     assert n_packed == 9  # ns, wgan and acgan: three seeds each, packed
 
 
+def untimed(metrics):
+    """Scores and provenance without the wall-clock entries (eval_seconds), which vary per run."""
+    prov = {k: v for k, v in metrics.get("provenance", {}).items() if k != "eval_seconds"}
+    return {**metrics, "provenance": prov}
+
+
 @pytest.mark.parametrize("loss", ["ns", "began"])
 def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
     """A pack killed after a checkpoint resumes there (events say so) and ends with the records of
@@ -217,7 +223,8 @@ def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
         train_packed(sp, outs, on_checkpoint=kill_at_second)
     got = train_packed(sp, outs)
     for a, b, out in zip(ref, got, outs):
-        assert b["status"] == "done" and a["curves"] == b["curves"] and a["metrics"] == b["metrics"]
+        assert b["status"] == "done" and a["curves"] == b["curves"]
+        assert untimed(a["metrics"]) == untimed(b["metrics"])
         starts = [json.loads(x)["step"] for x in (out / "events.jsonl").read_text().splitlines()
                   if json.loads(x)["event"] == "start"]
         assert starts == [0, 20]
