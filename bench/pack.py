@@ -29,8 +29,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .config import RunSpec
 from .losses.base import DOut, StepCtx
-from .train import (CKPT_NAME, Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted,
-                    make_record)
+from .train import (Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted, make_record,
+                    read_checkpoint)
 from .results import RECORD_NAME, atomic_write_json
 
 
@@ -123,11 +123,8 @@ class PackedRuns:
         cks = []
         try:
             for r, out in zip(self.runs, outs):
-                path = Path(out) / "checkpoints" / CKPT_NAME if out is not None else None
-                if path is None or not path.exists():
-                    return 0
-                ck = torch.load(path, map_location="cpu", weights_only=False)
-                if ck.get("run_id") != r.spec.run_id:
+                ck = read_checkpoint(out, r.spec.run_id)
+                if ck is None:
                     return 0
                 cks.append(ck)
             if len({ck["step"] for ck in cks}) != 1:

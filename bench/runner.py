@@ -337,7 +337,7 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
             resume = {p.run_id: ptr["checkpoint"] for p in unit if (ptr := read_resume(sdir, p.run_id))}
             configs.append({"unit": [{"spec": to_dict(p.spec), "meta": p.meta()} for p in unit],
                             "suite": suite.name, "resume_from": resume})
-        cb = _make_callback_class()(prog, sdir, storage, suite.name, log)
+        cb = _make_callback_class()(prog, sdir, storage, log)
         tuner = tune.Tuner(
             trainable,
             param_space={"run": tune.grid_search(configs)},
@@ -350,16 +350,14 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
         grid = tuner.fit()
         for r in grid:
             unit_cfg = r.config["run"]["unit"] if r.config else []
-            m = r.metrics or {}
             final_ck = None
-            if m.get("final") and r.checkpoint is not None and (
-                    m.get("checkpoint_dir_name") in (None, Path(str(r.checkpoint.path)).name)):
+            if r.metrics and r.checkpoint is not None and is_final_checkpoint(r.metrics, r.checkpoint):
                 final_ck = checkpoint_uri(r.checkpoint, storage)
             for u in unit_cfg:
                 spec = spec_from_dict(u["spec"])
                 if spec.run_id in cb.adopted:
                     continue
-                if final_ck is not None and cb.adopt_run(spec.run_id, u, final_ck):
+                if final_ck is not None and cb.adopt_run(spec.run_id, final_ck):
                     continue
                 if record_state(sdir, spec.run_id, log) not in FINISHED:
                     err = str(r.error) if r.error else "trial ended without a record"
@@ -369,6 +367,12 @@ def _run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suit
     finally:
         if started:
             ray.shutdown()
+
+
+def is_final_checkpoint(result: Dict[str, Any], ckpt) -> bool:
+    """Whether ``ckpt`` is the checkpoint reported with the trial's final result ``result``
+    (matched by folder name, so a stale final result never pairs with a later checkpoint)."""
+    return bool(result.get("final")) and result.get("checkpoint_dir_name") in (None, Path(str(ckpt.path)).name)
 
 
 def read_resume(sdir: Path, run_id: str) -> Optional[Dict[str, Any]]:
@@ -416,7 +420,8 @@ def adopt_from_checkpoint(sdir: Path, run_id: str, ckpt_uri: str) -> Dict[str, A
     events = read("events.jsonl")
     if events is not None:  # merged: attempts that started over keep their history
         old = (dest / "events.jsonl").read_text().splitlines() if (dest / "events.jsonl").exists() else []
-        new = [ln for ln in events.decode().splitlines() if ln not in set(old)]
+        seen = set(old)
+        new = [ln for ln in events.decode().splitlines() if ln not in seen]
         atomic_write_bytes(dest / "events.jsonl", ("\n".join(old + new) + "\n").encode())
     arts = rec.get("artifacts", {})
     if "checkpoint" in arts:
@@ -438,8 +443,8 @@ def _make_callback_class():
         Tune calls ``on_trial_result`` before ``on_checkpoint`` for the same report. Nothing here
         raises: an exception in a callback would make Tune drop the checkpoint."""
 
-        def __init__(self, prog: SuiteProgress, sdir: Path, storage: str, suite_name: str, log):
-            self.prog, self.sdir, self.storage, self.suite_name, self.log = prog, sdir, storage, suite_name, log
+        def __init__(self, prog: SuiteProgress, sdir: Path, storage: str, log):
+            self.prog, self.sdir, self.storage, self.log = prog, sdir, storage, log
             self.final: Dict[str, Dict[str, Any]] = {}  # trial id -> final result awaiting its checkpoint
             self.adopted: set = set()
 
@@ -461,16 +466,15 @@ def _make_callback_class():
                     atomic_write_json(run_dir(self.sdir, spec_from_dict(u["spec"]).run_id) / RESUME_NAME,
                                       {"checkpoint": uri})
                 result = self.final.get(trial.trial_id)
-                name = Path(str(checkpoint.path)).name
-                if result is not None and result.get("checkpoint_dir_name") in (None, name):
+                if result is not None and is_final_checkpoint(result, checkpoint):
                     self.final.pop(trial.trial_id)
-                    adopted = [self.adopt_run(spec_from_dict(u["spec"]).run_id, u, uri) for u in unit]
+                    adopted = [self.adopt_run(spec_from_dict(u["spec"]).run_id, uri) for u in unit]
                     if any(adopted):
                         self.log(self.prog.line())
             except Exception as e:  # never let Tune drop the checkpoint over a bookkeeping error
                 self.log(f"trial {trial.trial_id}: could not record its checkpoint ({type(e).__name__}: {e})")
 
-        def adopt_run(self, run_id: str, unit_cfg: Dict[str, Any], uri: str) -> bool:
+        def adopt_run(self, run_id: str, uri: str) -> bool:
             if run_id in self.adopted:
                 return False
             try:

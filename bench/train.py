@@ -282,14 +282,13 @@ def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, 
     run: Optional[Run] = None
     try:
         run = Run(spec)
-        ck_path = out / "checkpoints" / CKPT_NAME if out else None
-        if resume and ck_path is not None and ck_path.exists():
+        if resume:
             try:
-                ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-                if ck.get("run_id") == spec.run_id:
+                ck = read_checkpoint(out, spec.run_id)
+                if ck is not None:
                     run.load_state_dict(ck)
             except Exception as e:  # an unreadable checkpoint costs the run its progress, nothing else
-                print(f"{ck_path}: cannot resume ({type(e).__name__}: {e}); starting from scratch",
+                print(f"{out}: cannot resume ({type(e).__name__}: {e}); starting from scratch",
                       file=sys.stderr, flush=True)
                 run = Run(spec)
         _event(out, "start", run.step)
@@ -310,6 +309,17 @@ def train(spec: RunSpec, out_dir: Optional[Path] = None, progress: bool = True, 
         atomic_write_json(out / RECORD_NAME, record)
         _event(out, "end", record["counts"]["d_steps"], status)
     return record
+
+
+def read_checkpoint(out: Optional[Path], run_id: str) -> Optional[Dict[str, Any]]:
+    """The latest checkpoint under a run folder, loaded on the CPU (``load_state_dict`` moves
+    it to the run's device), or None where there is none or it belongs to another run.
+    Raises if the file cannot be read."""
+    path = Path(out) / "checkpoints" / CKPT_NAME if out is not None else None
+    if path is None or not path.exists():
+        return None
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    return ck if ck.get("run_id") == run_id else None
 
 
 def _event(out: Optional[Path], event: str, step: int, status: Optional[str] = None) -> None:

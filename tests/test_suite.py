@@ -315,7 +315,7 @@ def test_callback_points_runs_at_checkpoints_and_adopts_the_final_one(tmp_path):
             self.path = str(path)
 
     logs, res = [], tmp_path / "res"
-    cb = _make_callback_class()(SuiteProgress(total=1), res, f"file://{tmp_path / 'store'}", "t", logs.append)
+    cb = _make_callback_class()(SuiteProgress(total=1), res, f"file://{tmp_path / 'store'}", logs.append)
     pointer = res / "runs" / p.run_id / RESUME_NAME
     cb.on_checkpoint(0, [], Trial, Ckpt(trial_dir / "checkpoint_000001"))
     assert json.loads(pointer.read_text()) == {"checkpoint": f"file://{trial_dir}/checkpoint_000001"}
