@@ -1,5 +1,6 @@
 """The ganbench command line: train | eval | run | collect | status | report | list."""
 from __future__ import annotations
+from .errors import CLIError  # noqa: F401
 
 import argparse
 import json
@@ -9,10 +10,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit code 2."""
 
 
 def _parse_value(text: str) -> Any:
@@ -193,15 +190,13 @@ def _add_suite_commands(sub) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .config import ConfigError
-    from .data import DatasetUnavailable
-    from .registry import RegistryError
+    from .errors import GanbenchError
 
     parser = build_parser()
     a = parser.parse_args(argv)
     try:
         return a.fn(a)
-    except (CLIError, ConfigError, RegistryError, DatasetUnavailable, FileNotFoundError) as e:
+    except (GanbenchError, FileNotFoundError) as e:
         print(f"ganbench {a.cmd}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

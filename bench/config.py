@@ -7,6 +7,7 @@ Settings resolve in one documented order (later wins):
 configuration (runtime-only fields such as device and data root excluded) together with
 ``TRAINING_SEMANTICS_VERSION``."""
 from __future__ import annotations
+from .errors import ConfigError  # noqa: F401
 
 import copy
 import dataclasses
@@ -16,10 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import TRAINING_SEMANTICS_VERSION
-
-
-class ConfigError(ValueError):
-    """Bad configuration: the message names the key and the valid choices."""
 
 
 @dataclass

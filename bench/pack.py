@@ -17,6 +17,7 @@ the solo code writes its samples, scores, checkpoint and record: a packed run's 
 same format and the same run id as the solo run's. An objective may still declare
 ``Caps(packable=False)``; its runs then train alone."""
 from __future__ import annotations
+from .errors import PackError  # noqa: F401
 
 import copy
 import sys
@@ -32,10 +33,6 @@ from .losses.base import DOut, StepCtx
 from .train import (Diverged, Run, _checkpoint, _evaluate, _event, _mark_bad, g_norm_wanted, make_record,
                     read_checkpoint)
 from .results import RECORD_NAME, atomic_write_json
-
-
-class PackError(ValueError):
-    pass
 
 
 def check_packable(specs: Sequence[RunSpec]) -> None:

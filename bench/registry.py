@@ -1,17 +1,11 @@
 """One generic name -> object registry, used for objectives, datasets and architectures."""
 from __future__ import annotations
+from .errors import RegistryError  # noqa: F401
 
 import difflib
 from typing import Callable, Dict, Generic, Iterator, List, TypeVar
 
 T = TypeVar("T")
-
-
-class RegistryError(KeyError):
-    """Unknown or duplicate registry name. ``str()`` gives the full message."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class Registry(Generic[T]):

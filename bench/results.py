@@ -8,6 +8,7 @@ Record schema (``record.json``, version ``RECORD_SCHEMA``):
     steps_per_s, device, threads}, environment{python, torch, torchvision, torch_fidelity,
     ganbench, git_sha, platform}, artifacts{samples, interpolation, points, checkpoint}."""
 from __future__ import annotations
+from .errors import CorruptRecord  # noqa: F401
 
 import json
 import os
@@ -52,10 +53,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-class CorruptRecord(ValueError):
-    pass
 
 
 def read_record(run_dir: Path) -> Optional[Dict[str, Any]]:

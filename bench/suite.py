@@ -32,6 +32,7 @@ Schema (every key is checked when the file loads; errors name the file and the k
 Settings resolve, later winning: objective paper defaults < fixed (+ eval) < datasets[dataset]
 < grid axes < overrides[loss] < search sample."""
 from __future__ import annotations
+from .errors import SuiteError  # noqa: F401
 
 import copy
 import difflib
@@ -54,10 +55,6 @@ TOP_KEYS = {"name", "version", "description", "grid", "fixed", "datasets", "over
 SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds"}
 NARROW_KEYS = {"samples", "fixed", "space"}
 DISTRIBUTIONS = {"log_uniform", "uniform", "choice", "int_uniform"}
-
-
-class SuiteError(ConfigError):
-    pass
 
 
 @dataclass

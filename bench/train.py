@@ -9,6 +9,7 @@ ends bit-identical to an uninterrupted one on CPU. A non-finite loss ends the ru
 status ``diverged`` and the step; any other exception ends it with status ``failed`` and the
 reason. Neither escapes ``train``."""
 from __future__ import annotations
+from .errors import Diverged, InfrastructureError as CheckpointHookError  # noqa: F401
 
 import math
 import os
@@ -31,18 +32,6 @@ from .models import build_models, default_arch
 from .results import LOWER_IS_BETTER, RECORD_NAME, RECORD_SCHEMA, atomic_torch_save, atomic_write_json
 
 CKPT_NAME = "latest.pt"
-
-
-class CheckpointHookError(Exception):
-    """The executor's checkpoint hook failed (e.g. Tune could not store the checkpoint): not the
-    run's fault, so ``train`` raises it instead of recording a failed run, and the executor
-    retries the trial from its last stored checkpoint."""
-
-
-class Diverged(Exception):
-    def __init__(self, step: int, what: str):
-        super().__init__(f"non-finite {what} at step {step}")
-        self.step = step
 
 
 def environment() -> Dict[str, Any]:

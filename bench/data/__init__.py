@@ -1,6 +1,7 @@
 """Dataset registry. Every dataset loads once into one tensor in memory (uint8 images
 N×C×H×W, or float32 points N×2) plus int64 labels; batches are drawn by index."""
 from __future__ import annotations
+from ..errors import DatasetUnavailable  # noqa: F401
 
 import functools
 import os
@@ -11,10 +12,6 @@ from typing import Callable, Optional, Tuple
 import torch
 
 from ..registry import Registry
-
-
-class DatasetUnavailable(RuntimeError):
-    """The files of a dataset are absent and could not be downloaded."""
 
 
 @dataclass(frozen=True)

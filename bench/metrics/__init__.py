@@ -23,6 +23,7 @@ later evaluations against the same reference extract features of the generated s
 ``<cache>`` is the ``cache_dir`` argument, else ``$GANBENCH_CACHE``, else ``~/.cache/ganbench``.
 """
 from __future__ import annotations
+from ..errors import MetricsError, NonFiniteSamples  # noqa: F401
 
 import contextlib
 import dataclasses
@@ -63,14 +64,6 @@ KEYS = {
     "kid": ("kernel_inception_distance_mean", "kernel_inception_distance_std"),
     "prc": ("precision", "recall", "f_score"),
 }
-
-
-class MetricsError(ValueError):
-    """A setting that cannot work; the message names the setting."""
-
-
-class NonFiniteSamples(MetricsError):
-    """The generator produced NaN or infinite values (a diverged run): nothing is scored."""
 
 
 @dataclass

@@ -7,6 +7,7 @@ written atomically) together with its test accuracy, which goes into every evalu
 provenance.
 """
 from __future__ import annotations
+from ..errors import ClassifierUnavailable  # noqa: F401
 
 import time
 from dataclasses import asdict, dataclass
@@ -20,10 +21,6 @@ import torch.nn.functional as F
 from .cache import atomic_torch_save, cache_root, sha256_state_dict, short_hash
 
 ARCH_VERSION = 1  # bump when SmallCNN changes: enters the cache key
-
-
-class ClassifierUnavailable(ValueError):
-    """The classifier extractor cannot be used for this dataset."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ extractor names to torch-fidelity's.
                             torch-fidelity's ``feature_extractor_weights_path``.
 """
 from __future__ import annotations
+from ..errors import MissingOptionalDependency  # noqa: F401
 
 import os
 import threading
@@ -28,10 +29,6 @@ CLASSIFIER_NAME = "ganbench-classifier"
 
 # Counts images that went through ganbench's own extractors (tests use it to check caching).
 IMAGES_SEEN: Dict[str, int] = {OFFLINE_NAME: 0, CLASSIFIER_NAME: 0}
-
-
-class MissingOptionalDependency(ImportError):
-    pass
 
 
 def offline_weights_path() -> str:
