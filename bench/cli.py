@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from . import suite_cli
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
@@ -47,8 +49,8 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_train(a) -> int:
-    from .config import resolve
     from .train import train
+    from .validate import resolve
 
     layer: Dict[str, Any] = {"dataset": a.dataset}
     for key, val in [("model", a.model), ("steps", a.steps), ("batch_size", a.batch_size), ("seed", a.seed),
@@ -101,31 +103,34 @@ def cmd_list(a) -> int:
     from .models import ARCHS, arch_params
 
     if a.what == "losses":
-        rows = [cls.describe() for _, cls in LOSSES.items()]
+        rows = [{**cls.describe(), "name": n, "source": LOSSES.source(n)} for n, cls in LOSSES.items()]
         if a.json:
             print(json.dumps(rows, indent=1))
         else:
             for r in rows:
                 caps = ", ".join(f"{k}={v}" for k, v in r["caps"].items() if v not in (False, None))
-                print(f"{r['name']:9s} {r['summary']}\n          needs: {caps}\n          defaults: "
-                      f"{json.dumps(r['defaults'])}  params: {json.dumps(r['loss_params'])}\n          cite: {r['citation']}")
+                print(f"{r['name']:9s} {r['summary']}\n          source: {r['source']}\n          needs: {caps}\n"
+                      f"          defaults: {json.dumps(r['defaults'])}  params: {json.dumps(r['loss_params'])}\n"
+                      f"          cite: {r['citation']}")
     elif a.what == "datasets":
         rows = [{"name": n, "kind": i.kind, "shape": list(i.shape), "classes": i.num_classes,
-                 "splits": list(i.splits), "needs_data_root": i.needs_root, "description": i.description}
+                 "splits": list(i.splits), "needs_data_root": i.needs_root, "description": i.description,
+                 "source": DATASETS.source(n)}
                 for n, i in DATASETS.items()]
         if a.json:
             print(json.dumps(rows, indent=1))
         else:
             for r in rows:
-                print(f"{r['name']:14s} {r['kind']:6s} {'x'.join(map(str, r['shape'])):8s} {r['description']}")
+                print(f"{r['name']:14s} {r['kind']:6s} {'x'.join(map(str, r['shape'])):8s} {r['source']:10s} "
+                      f"{r['description']}")
     elif a.what == "models":
-        rows = [{"name": n, "params": arch_params(n), "summary": (sys.modules[fn.__module__].__doc__ or "").strip().splitlines()[0]}
-                for n, fn in ARCHS.items()]
+        rows = [{"name": n, "params": arch_params(n), "summary": _first_line(sys.modules[fn.__module__].__doc__),
+                 "source": ARCHS.source(n)} for n, fn in ARCHS.items()]
         if a.json:
             print(json.dumps(rows, indent=1))
         else:
             for r in rows:
-                print(f"{r['name']:8s} {r['summary']}  params: {json.dumps(r['params'])}")
+                print(f"{r['name']:8s} {r['source']:10s} {r['summary']}  params: {json.dumps(r['params'])}")
     elif a.what == "suites":
         from .suite import list_suites
 
@@ -136,6 +141,11 @@ def cmd_list(a) -> int:
             for r in rows:
                 print(f"{r['file']:28s} {r['name']:16s} runs: {r['runs']:5d}  {r.get('description', '')}")
     return 0
+
+
+def _first_line(doc: Optional[str]) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,16 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--suites-dir", default="suites")
     ls.set_defaults(fn=cmd_list)
 
-    _add_suite_commands(sub)
-    return p
-
-
-def _add_suite_commands(sub) -> None:
-    try:
-        from . import suite_cli
-    except ImportError:
-        return
     suite_cli.add_commands(sub)
+    return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:

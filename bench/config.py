@@ -1,11 +1,15 @@
-"""Run configuration: small nested dataclasses, built from plain dicts with strict key checks.
+"""Run configuration as plain specs: small nested dataclasses, built from plain dicts with
+strict key checks (``build``), ``to_dict``, ``deep_merge`` and the run id.
+
+This module imports no objective, dataset, model or metric code (not even inside functions):
+resolving names and validating values is ``bench.validate``'s job (``resolve``,
+``spec_from_dict``, ``validate``).
 
 Settings resolve in one documented order (later wins):
     objective's paper defaults  <  suite ``fixed`` / CLI flags  <  per-objective ``overrides``
     <  a search sample.
-``resolve(loss, layers)`` applies that merge; ``RunSpec.run_id`` hashes the resolved
-configuration (runtime-only fields such as device and data root excluded) together with
-``TRAINING_SEMANTICS_VERSION``."""
+``RunSpec.run_id`` hashes the resolved configuration (runtime-only fields such as device and
+data root excluded) together with ``TRAINING_SEMANTICS_VERSION``."""
 from __future__ import annotations
 from .errors import ConfigError  # noqa: F401
 
@@ -128,7 +132,10 @@ def to_dict(obj) -> Dict[str, Any]:
     return json.loads(json.dumps(d))  # tuples -> lists, a plain JSON-able tree
 
 
-def _build(cls, data: Dict[str, Any], where: str):
+def build(cls, data: Dict[str, Any], where: str):
+    """A spec dataclass from a plain dict: unknown keys are a ConfigError naming the key (with
+    a close match) and the valid keys; nested sections build recursively. No validation of
+    names or values (that is ``bench.validate``)."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -144,7 +151,7 @@ def _build(cls, data: Dict[str, Any], where: str):
     for k, v in data.items():
         sub = NESTED.get((cls, k))
         if sub is not None:
-            kwargs[k] = _build(sub, v or {}, f"{where}.{k}")
+            kwargs[k] = build(sub, v or {}, f"{where}.{k}")
         elif k == "betas":
             if not (isinstance(v, (list, tuple)) and len(v) == 2):
                 raise ConfigError(f"{where}.betas: expected two numbers, got {v!r}")
@@ -181,80 +188,19 @@ def deep_merge(base: Dict[str, Any], layer: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def resolve(loss: str, *layers: Dict[str, Any], where: str = "run") -> RunSpec:
-    """Objective defaults < each layer in order. Returns a validated RunSpec."""
-    from .losses import LOSSES
-
-    obj_cls = LOSSES.get(loss)
-    merged: Dict[str, Any] = copy.deepcopy(obj_cls.defaults)
-    for layer in layers:
-        merged = deep_merge(merged, layer)
-    merged["loss"] = loss
-    spec = _build(RunSpec, merged, where)
-    validate(spec, where)
-    return spec
+_build = build  # former private name
 
 
-def spec_from_dict(d: Dict[str, Any], where: str = "run") -> RunSpec:
-    spec = _build(RunSpec, d, where)
-    validate(spec, where)
-    return spec
+# Transitional: ``resolve``, ``spec_from_dict`` and ``validate`` moved to ``bench.validate``.
+# Callers still importing them from here get them through this hook until they switch; then it
+# goes (it is the one import of bench.validate from this module; tests/test_architecture.py
+# lists it as a known cycle until it is removed).
+_MOVED_TO_VALIDATE = ("resolve", "spec_from_dict", "validate")
 
 
-def validate(spec: RunSpec, where: str = "run") -> None:
-    from .data import DATASETS
-    from .losses import LOSSES
-    from .models import ARCHS
+def __getattr__(name: str):
+    if name in _MOVED_TO_VALIDATE:
+        import importlib
 
-    try:
-        obj_cls = LOSSES.get(spec.loss)
-        info = DATASETS.get(spec.dataset)
-        if spec.model != "auto":
-            ARCHS.get(spec.model)
-    except KeyError as e:
-        raise ConfigError(f"{where}: {e}") from None
-    if obj_cls.caps.needs_labels and not info.labelled:
-        raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
-                          f"{spec.dataset!r} is unlabelled")
-    if spec.z_dist not in ("normal", "uniform"):
-        raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform")
-    if spec.optim.name not in ("adam", "rmsprop", "sgd"):
-        raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
-    for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),
-                      ("log_every", spec.log_every), ("checkpoint_every", spec.checkpoint_every)]:
-        if not isinstance(val, int) or val < 1:
-            raise ConfigError(f"{where}.{name}: expected a positive integer, got {val!r}")
-    if spec.n_critic is not None and (not isinstance(spec.n_critic, int) or spec.n_critic < 1):
-        raise ConfigError(f"{where}.n_critic: expected a positive integer, got {spec.n_critic!r}")
-    for lr_name in ("lr", "lr_g", "lr_d"):
-        v = getattr(spec.optim, lr_name)
-        if v is not None and not (isinstance(v, (int, float)) and v > 0):
-            raise ConfigError(f"{where}.optim.{lr_name}: expected a positive number, got {v!r}")
-    ls = spec.stabilise.label_smoothing
-    if not 0.0 <= ls < 0.5:
-        raise ConfigError(f"{where}.stabilise.label_smoothing: expected 0 <= value < 0.5, got {ls!r}")
-    if ls > 0 and not obj_cls.caps.label_smoothing:
-        raise ConfigError(f"{where}.stabilise.label_smoothing: objective {spec.loss!r} has no "
-                          f"real/fake classification target to smooth")
-    if spec.fast.compile and obj_cls.caps.gradient_penalty:
-        raise ConfigError(f"{where}.fast.compile: objective {spec.loss!r} differentiates D's input gradient "
-                          f"(double backward), which torch.compile does not support; leave compile off")
-    if spec.stabilise.instance_noise < 0:
-        raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
-    if spec.eval.extractor != "none":
-        import dataclasses as _dc
-
-        from .metrics import MetricsError, _validate, resolve_extractor
-
-        try:  # settings that cannot work fail here, before any run starts
-            resolve_extractor(spec.eval.extractor, info)
-            _validate(_dc.asdict(spec.eval), n_split=10 ** 9)
-        except MetricsError as e:
-            raise ConfigError(f"{where}: {e}") from None
-    try:
-        obj_cls(**spec.loss_params)
-    except TypeError as e:
-        import inspect
-
-        valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
-        raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None
+        return getattr(importlib.import_module("bench.validate"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,8 @@ Schema (every key is checked when the file loads; errors name the file and the k
     overrides: {wgan: {optim: {name: rmsprop, lr: 5.0e-5}}}  # per-objective settings
     eval: {every: 500, num_samples: 2000, extractor: auto}   # merged into every run's eval
     resources: {cpu: 1, gpu: 0}   # per trial; fractions allowed
+    imports: [my_objectives]      # optional: modules imported first (in the driver and in every
+                                  # Ray trial) that register objectives, datasets, models, ...
     pack: 1                       # train up to K runs that differ only in seed as one vmapped model
                                   # (bench.pack; same run ids and records as unpacked; 1 = off)
     search:                       # optional (Lucic et al. 2018 protocol)
@@ -32,7 +34,7 @@ Schema (every key is checked when the file loads; errors name the file and the k
 Settings resolve, later winning: objective paper defaults < fixed (+ eval) < datasets[dataset]
 < grid axes < overrides[loss] < search sample."""
 from __future__ import annotations
-from .errors import SuiteError  # noqa: F401
+from .errors import GanbenchError, SuiteError  # noqa: F401
 
 import copy
 import difflib
@@ -46,12 +48,14 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import yaml
 
-from .config import ConfigError, RunSpec, deep_merge, resolve
+from .config import ConfigError, RunSpec, deep_merge
 from .data import DATASETS
 from .losses import LOSSES
+from .plugins import load_plugins
+from .validate import resolve
 
 TOP_KEYS = {"name", "version", "description", "grid", "fixed", "datasets", "overrides", "eval", "resources",
-            "search", "pack"}
+            "search", "pack", "imports"}
 SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds"}
 NARROW_KEYS = {"samples", "fixed", "space"}
 DISTRIBUTIONS = {"log_uniform", "uniform", "choice", "int_uniform"}
@@ -85,6 +89,7 @@ class Suite:
     resources: Dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
     search: Optional[Dict[str, Any]] = None
     pack: int = 1
+    imports: List[str] = field(default_factory=list)  # plugin modules (bench.plugins.load_plugins)
     description: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
 
@@ -268,6 +273,10 @@ def suite_from_dict(raw: Dict[str, Any], path: Optional[Path] = None) -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"{where}: expected a mapping at the top level")
     _unknown(where, "", raw.keys(), TOP_KEYS)
+    imports = raw.get("imports") or []
+    if not (isinstance(imports, list) and all(isinstance(m, str) and m.strip() for m in imports)):
+        raise _err(where, "imports", f"expected a list of module names, got {imports!r}")
+    load_plugins(imports, where=f"{where}: imports")  # before names are checked: they may register some
     for req in ("name", "version", "grid"):
         if req not in raw:
             raise _err(where, req, "required key is missing")
@@ -341,7 +350,7 @@ def suite_from_dict(raw: Dict[str, Any], path: Optional[Path] = None) -> Suite:
     suite = Suite(name=name, version=raw["version"], path=path, grid=grid, fixed=raw.get("fixed") or {},
                   datasets=raw.get("datasets") or {}, overrides=raw.get("overrides") or {},
                   eval=raw.get("eval") or {}, resources={"cpu": res.get("cpu", 1), "gpu": res.get("gpu", 0)},
-                  search=search, pack=pack, description=raw.get("description", ""), raw=raw)
+                  search=search, pack=pack, imports=list(imports), description=raw.get("description", ""), raw=raw)
     # resolve every configuration now: bad settings fail before anything runs
     try:
         if search is None:
@@ -364,6 +373,6 @@ def list_suites(folder: Path) -> List[Dict[str, Any]]:
             s = load_suite(p)
             rows.append({"file": str(p), "name": s.name, "version": s.version, "runs": s.count(),
                          "description": s.description})
-        except ConfigError as e:
+        except GanbenchError as e:
             rows.append({"file": str(p), "name": "INVALID", "version": None, "runs": 0, "description": str(e)})
     return rows

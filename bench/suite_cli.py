@@ -1,5 +1,7 @@
-"""Suite commands of the CLI: run, collect, status, report."""
+"""Suite commands of the CLI: run, collect, status, report. ``bench.cli`` adds them to its parser
+(this module never imports ``bench.cli``)."""
 from __future__ import annotations
+from .errors import CLIError
 
 import json
 import sys
@@ -15,8 +17,6 @@ def _suite_results_dir(arg: str, results: str) -> Path:
         return Path(results) / load_suite(p).name
     d = Path(results) / arg
     if not d.is_dir():
-        from .cli import CLIError
-
         known = sorted(x.name for x in Path(results).glob("*") if x.is_dir()) if Path(results).is_dir() else []
         raise CLIError(f"no results for suite {arg!r} under {results}/ (suites with results: {', '.join(known) or 'none'})")
     return d

@@ -9,7 +9,7 @@ from bench.registry import Registry, RegistryError
 def test_duplicate_name_is_an_error():
     r = Registry("thing")
     r.add("a", 1)
-    with pytest.raises(RegistryError, match="already registered"):
+    with pytest.raises(RegistryError, match="registered twice"):
         r.add("a", 2)
 
 

@@ -1,0 +1,102 @@
+"""Resolution and validation of run settings: names checked against the registries (objectives,
+datasets, architectures) and values against what can work, before any run starts.
+
+``resolve(loss, *layers)`` merges the objective's paper defaults with each layer in order (later
+wins) and returns a validated ``RunSpec``; ``spec_from_dict`` validates a stored full config.
+The plain specs themselves live in ``bench.config``, which imports none of this."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+from typing import Any, Dict
+
+from .config import RunSpec, build, deep_merge
+from .data import DATASETS
+from .errors import ConfigError, MetricsError
+from .losses import LOSSES
+from .models import ARCHS
+
+__all__ = ["resolve", "spec_from_dict", "validate", "ConfigError"]
+
+
+def resolve(loss: str, *layers: Dict[str, Any], where: str = "run") -> RunSpec:
+    """Objective defaults < each layer in order. Returns a validated RunSpec."""
+    obj_cls = LOSSES.get(loss)
+    merged: Dict[str, Any] = copy.deepcopy(obj_cls.defaults)
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    merged["loss"] = loss
+    spec = build(RunSpec, merged, where)
+    validate(spec, where)
+    return spec
+
+
+def spec_from_dict(d: Dict[str, Any], where: str = "run") -> RunSpec:
+    """A validated RunSpec from a full plain dict (e.g. a stored record's config)."""
+    spec = build(RunSpec, d, where)
+    validate(spec, where)
+    return spec
+
+
+def validate(spec: RunSpec, where: str = "run") -> None:
+    """Every name resolves and every value can work; else ConfigError naming ``where`` and the key."""
+    try:
+        obj_cls = LOSSES.get(spec.loss)
+        info = DATASETS.get(spec.dataset)
+        if spec.model != "auto":
+            ARCHS.get(spec.model)
+    except KeyError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    if obj_cls.caps.needs_labels and not info.labelled:
+        raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
+                          f"{spec.dataset!r} is unlabelled")
+    if spec.z_dist not in ("normal", "uniform"):
+        raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform")
+    if spec.optim.name not in ("adam", "rmsprop", "sgd"):
+        raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
+    for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),
+                      ("log_every", spec.log_every), ("checkpoint_every", spec.checkpoint_every)]:
+        if not isinstance(val, int) or val < 1:
+            raise ConfigError(f"{where}.{name}: expected a positive integer, got {val!r}")
+    if spec.n_critic is not None and (not isinstance(spec.n_critic, int) or spec.n_critic < 1):
+        raise ConfigError(f"{where}.n_critic: expected a positive integer, got {spec.n_critic!r}")
+    for lr_name in ("lr", "lr_g", "lr_d"):
+        v = getattr(spec.optim, lr_name)
+        if v is not None and not (isinstance(v, (int, float)) and v > 0):
+            raise ConfigError(f"{where}.optim.{lr_name}: expected a positive number, got {v!r}")
+    ls = spec.stabilise.label_smoothing
+    if not 0.0 <= ls < 0.5:
+        raise ConfigError(f"{where}.stabilise.label_smoothing: expected 0 <= value < 0.5, got {ls!r}")
+    if ls > 0 and not obj_cls.caps.label_smoothing:
+        raise ConfigError(f"{where}.stabilise.label_smoothing: objective {spec.loss!r} has no "
+                          f"real/fake classification target to smooth")
+    if spec.fast.compile and obj_cls.caps.gradient_penalty:
+        raise ConfigError(f"{where}.fast.compile: objective {spec.loss!r} differentiates D's input gradient "
+                          f"(double backward), which torch.compile does not support; leave compile off")
+    if spec.stabilise.instance_noise < 0:
+        raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
+    _check_eval(spec, info, where)
+    try:
+        obj_cls(**spec.loss_params)
+    except TypeError as e:
+        valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
+        raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None
+
+
+def _check_eval(spec: RunSpec, info, where: str) -> None:
+    """Evaluation settings that cannot work fail here, before any run starts. The metrics
+    package owns the rules (``check_eval_settings``); it is imported here, lazily, because it is
+    heavy and only validation needs it."""
+    from . import metrics
+
+    settings = dataclasses.asdict(spec.eval)
+    try:
+        check = getattr(metrics, "check_eval_settings", None)
+        if check is not None:
+            check(settings, info)
+        elif spec.eval.extractor != "none":
+            metrics.resolve_extractor(spec.eval.extractor, info)
+            metrics._validate(settings, n_split=10 ** 9)
+    except MetricsError as e:
+        raise ConfigError(f"{where}: {e}") from None
