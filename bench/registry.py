@@ -8,6 +8,7 @@ name twice is an error naming both sources. Every query (``get``, ``names``, ``i
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, Generic, Iterator, List, Optional, TypeVar
@@ -33,12 +34,25 @@ class Origin:
     def source(self) -> str:
         if self.builtin:
             return "builtin"
-        if self.distribution:
-            return f"{self.distribution} ({self.module})"
-        return self.module
+        dist = self.distribution or _installed_distribution(self.module)
+        return f"{dist} ({self.module})" if dist else self.module
 
     def to_dict(self) -> Dict[str, Optional[str]]:
         return {"source": self.source, "module": self.module, "distribution": self.distribution}
+
+
+@functools.lru_cache(maxsize=None)
+def _installed_distribution(module: str) -> Optional[str]:
+    """The installed distribution providing ``module`` (for a plugin module imported directly
+    rather than through its entry point), or None. Slow (it reads every installed distribution's
+    file list), so only asked when a source is shown."""
+    from importlib.metadata import packages_distributions
+
+    try:
+        dists = packages_distributions().get(module.split(".")[0]) or []
+    except Exception:  # noqa: BLE001 -- a broken installation only costs the distribution's name
+        return None
+    return dists[0] if dists else None
 
 
 def _describe(o: Origin) -> str:

@@ -24,6 +24,26 @@ def test_unknown_name_lists_valid_and_suggests():
 
 
 def test_shared_registries_hold_everything():
-    assert LOSSES.names() == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan"])
-    assert {"ring8", "grid25", "mnist-5k", "mnist", "fashion-mnist", "cifar10", "celeba"} <= set(DATASETS.names())
-    assert ARCHS.names() == ["dcgan", "infogan", "mlp"]
+    def builtin(reg):
+        return [n for n in reg.names() if reg.source(n) == "builtin"]
+
+    assert builtin(LOSSES) == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan"])
+    assert {"ring8", "grid25", "mnist-5k", "mnist", "fashion-mnist", "cifar10", "celeba"} <= set(builtin(DATASETS))
+    assert builtin(ARCHS) == ["dcgan", "infogan", "mlp"]
+
+
+def test_every_entry_remembers_where_it_came_from():
+    r = Registry("thing")
+    r.add("a", 1)
+
+    @r.register("b")
+    class B:
+        pass
+
+    assert r.origin("a").module == __name__ and r.origin("b").module == __name__
+    assert r.source("a") == __name__ and r.origin("a").distribution is None
+    with pytest.raises(RegistryError) as e:
+        r.add("a", 3)
+    assert str(e.value).count(__name__) == 2
+    for reg in (LOSSES, DATASETS, ARCHS):
+        assert reg.source(reg.names()[0]) in ("builtin",) or not reg.origin(reg.names()[0]).builtin
