@@ -159,24 +159,20 @@ def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[A
 
 
 def pack_units(pending: List[PlannedRun], k: int) -> List[List[PlannedRun]]:
-    """Group runs that differ only in seed into units of at most k (suite key ``pack``); runs of
-    objectives that do not pack, or with per-run fault injection, stay alone. Packing changes
-    how runs are computed, not what (up to float rounding; see bench/pack.py): each keeps its run
-    id and gets its own record."""
-    from .losses import LOSSES
+    """Group runs that differ only in seed into units of at most k (suite key ``pack``); runs the
+    engine's packability rule refuses stay alone. Packing changes how runs are computed, not
+    what (up to float rounding; see bench/engine/packed.py): each keeps its run id and record."""
+    from .engine import pack_key, pack_refusal
 
     if k <= 1:
         return [[p] for p in pending]
     groups: Dict[str, List[PlannedRun]] = {}
     units: List[List[PlannedRun]] = []
     for p in pending:
-        f = p.spec.fast
-        if (not LOSSES.get(p.spec.loss).caps.packable or p.spec.debug.raise_at_step is not None
-                or p.spec.debug.crash_at_step is not None
-                or f.bf16 or f.channels_last or f.compile):
+        if pack_refusal(p.spec) is not None:
             units.append([p])
         else:
-            groups.setdefault(p.config_id, []).append(p)
+            groups.setdefault(pack_key(p.spec), []).append(p)
     for g in groups.values():
         units += [g[i:i + k] for i in range(0, len(g), k)]
     return units
@@ -186,16 +182,15 @@ def _train_unit(unit: List[PlannedRun], outs: List[Path], suite_name: str, progr
                 on_checkpoint=None) -> List[Dict[str, Any]]:
     """Train one unit (a run, or runs packed together). ``on_checkpoint()`` is called after each
     intermediate checkpoint of the unit (not the final one)."""
-    from .train import train
+    from .engine import train_unit
 
-    if len(unit) == 1:
-        p = unit[0]
-        hook = None if on_checkpoint is None else (lambda rec: on_checkpoint() if rec["status"] == "running" else None)
-        return [train(p.spec, outs[0], progress=progress, suite=suite_name, meta=p.meta(), on_checkpoint=hook)]
-    from .pack import train_packed
-
-    return train_packed([p.spec for p in unit], outs, suite=suite_name, metas=[p.meta() for p in unit],
-                        on_checkpoint=on_checkpoint)
+    hook = None
+    if on_checkpoint is not None:
+        def hook(recs):
+            if any(r["status"] == "running" for r in recs):
+                on_checkpoint()
+    return train_unit([p.spec for p in unit], outs, suite=suite_name, progress=progress and len(unit) == 1,
+                      metas=[p.meta() for p in unit], on_checkpoint=hook)
 
 
 # ---- serial -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import torch
 from bench.config import resolve
 from bench.data import DATASETS, load
 from bench.losses import LOSSES
-from bench.train import Run
+from bench.engine import Run, SoloStep
 
 NETS = [("mlp", "ring8", {}), ("dcgan", "mnist-5k", {"width": 8}), ("infogan", "mnist-5k", {})]
 
@@ -27,14 +27,15 @@ def test_one_d_step_and_one_g_step(loss, arch, dataset, mp):
                           "model_params": mp, "eval": {"extractor": "none"}})
     run = Run(spec)
     run.attach_data()
+    solo = SoloStep(run)
     g0, d0 = params(run.G), params(run.D)
-    d_loss, logs, fake, ctx, gn = run.d_update(0, keep_fake=True, want_grad_norm=True)
+    d_loss, logs, fake, ctx, gn = solo.d_update(0, keep_fake=True, want_grad_norm=True)
     assert torch.isfinite(d_loss) and torch.isfinite(gn) and gn > 0
     assert all(torch.isfinite(v).all() for v in logs.values())
     assert same(params(run.G), g0), "a D step changed G"
     d1 = params(run.D)
     assert not same(d1, d0), "a D step left D unchanged"
-    g_loss, _, ggn = run.g_update(0, fake, ctx, want_grad_norm=True)
+    g_loss, _, ggn = solo.g_update(0, fake, ctx, want_grad_norm=True)
     assert torch.isfinite(g_loss) and ggn > 0
     assert same(params(run.D), d1), "a G step changed D"
     assert not same(params(run.G), g0), "a G step left G unchanged"

@@ -12,12 +12,13 @@ import torch
 
 from bench.config import resolve
 from bench.losses import LOSSES
-from bench.pack import PackError, PackedRuns, train_packed
-from bench.train import Run
+from bench.engine import PackedStep, Run, SoloStep, train_unit
+from bench.errors import PackError
 
 PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan"]
 EPS = torch.finfo(torch.float32).eps
 GROWTH = 1e5  # allowed growth of the step-1 floor over 50 steps (measured: up to about 2e4, DRAGAN)
+F32_STEPS = 20
 CAP = 0.25  # and never more than a quarter of the output scale: a real mismatch (a wrong stream) is O(1)
 
 
@@ -47,11 +48,9 @@ def solo_outputs(spec, steps):
     batch norm have no effect and an all-noise gradient, so they differ without consequence."""
     run = Run(spec)
     run.attach_data()
+    solo = SoloStep(run)
     for step in range(steps):
-        g_now = (step + 1) % run.n_critic == 0
-        _, _, fake, ctx, _ = run.d_update(step, keep_fake=g_now)
-        if g_now:
-            run.g_update(step, fake, ctx)
+        solo.step(step)
     with torch.no_grad():
         x = run.G(fixed_latents(spec))
         return torch.cat([x.flatten(), d_outputs(run.D(x))])
@@ -60,12 +59,11 @@ def solo_outputs(spec, steps):
 def packed_outputs(sp, steps):
     from torch.func import functional_call
 
-    pk = PackedRuns(sp)
-    for r in pk.runs:
+    pk = PackedStep(sp)
+    for r in pk.members:
         r.attach_data()
     for step in range(steps):
-        pk.train_step(step)
-    pk.sync_divergence()
+        pk.step(step)
     outs = []
     with torch.no_grad():
         for k in range(pk.K):
@@ -99,7 +97,7 @@ def float64(monkeypatch):
 def test_packed_equals_solo_in_float64(loss, float64):
     sp = specs(loss, 50)
     pk, packed = packed_outputs(sp, 50)
-    assert all(pk.alive) and packed[0].dtype == torch.float64
+    assert not any(pk.frozen) and packed[0].dtype == torch.float64
     d = max(rel_diff(p, solo_outputs(s, 50)) for p, s in zip(packed, sp))
     print(f"{loss}: float64, after 50 steps {d:.1e}")
     assert d <= 1e-8, (loss, d)
@@ -107,20 +105,24 @@ def test_packed_equals_solo_in_float64(loss, float64):
 
 @pytest.mark.parametrize("loss", PACKABLE)
 def test_packed_matches_solo(loss):
-    sp1, sp50 = specs(loss, 1), specs(loss, 50)
+    """float32: within the amplified rounding floor after F32_STEPS steps (the float64 test above
+    is the exactness proof; over longer float32 runs the GAN dynamics amplify rounding into O(1)
+    differences on some CPUs: infoGAN reached 0.32 after 50 steps on an AVX-512 machine, with
+    the float64 runs equal to 1e-14)."""
+    sp1, spn = specs(loss, 1), specs(loss, F32_STEPS)
     _, p1 = packed_outputs(sp1, 1)
     floor = max(EPS, max(rel_diff(p, solo_outputs(s, 1)) for p, s in zip(p1, sp1)))
-    pk, p50 = packed_outputs(sp50, 50)
-    assert all(pk.alive)
-    d50 = max(rel_diff(p, solo_outputs(s, 50)) for p, s in zip(p50, sp50))
-    print(f"{loss}: step-1 floor {floor:.2e}, after 50 steps {d50:.2e}")
-    assert d50 <= min(GROWTH * floor, CAP), (loss, floor, d50)
+    pk, pn = packed_outputs(spn, F32_STEPS)
+    assert not any(pk.frozen)
+    dn = max(rel_diff(p, solo_outputs(s, F32_STEPS)) for p, s in zip(pn, spn))
+    print(f"{loss}: step-1 floor {floor:.2e}, after {F32_STEPS} steps {dn:.2e}")
+    assert dn <= min(GROWTH * floor, CAP), (loss, floor, dn)
 
 
 def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
     sp = specs("ns", 30, debug={"nan_at_step": 12, "nan_seeds": [2]})
     outs = [tmp_path / f"s{s.seed}" for s in sp]
-    recs = train_packed(sp, outs)
+    recs = train_unit(sp, outs)
     assert [r["status"] for r in recs] == ["done", "done", "diverged", "done"]
     assert recs[2]["diverged_step"] == 12 and "step 12" in recs[2]["reason"]
     assert all(r["run_id"] == s.run_id for r, s in zip(recs, sp))
@@ -150,13 +152,13 @@ def test_what_does_not_pack(monkeypatch):
     import dataclasses
 
     with pytest.raises(PackError, match="differ only in seed"):
-        PackedRuns(specs("ns", 5, seeds=(0,)) + specs("ns", 6, seeds=(1,)))
+        PackedStep(specs("ns", 5, seeds=(0,)) + specs("ns", 6, seeds=(1,)))
     assert all(LOSSES.get(name).caps.packable for name in LOSSES.names())
     # an objective that declares it cannot pack (a registered plug-in may) is refused
     cls = LOSSES.get("lsgan")
     monkeypatch.setattr(cls, "caps", dataclasses.replace(cls.caps, packable=False))
     with pytest.raises(PackError, match="does not pack"):
-        PackedRuns(specs("lsgan", 5, seeds=(0, 1)))
+        PackedStep(specs("lsgan", 5, seeds=(0, 1)))
 
 
 def test_suite_pack_gives_the_same_runs_and_records(tmp_path):
@@ -206,7 +208,7 @@ def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
     sp = [resolve(loss, {"dataset": "ring8", "model": "mlp", "batch_size": 16, "steps": 30, "log_every": 5,
                          "checkpoint_every": 10, "eval": {"extractor": "modes", "every": 10, "num_samples": 200, "metrics": []}},
                   {"seed": s}) for s in (0, 1)]
-    ref = train_packed(sp, [tmp_path / "ref" / str(k) for k in range(2)])
+    ref = train_unit(sp, [tmp_path / "ref" / str(k) for k in range(2)])
 
     class Killed(Exception):
         pass
@@ -219,9 +221,11 @@ def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
             raise Killed  # the process dies right after the step-20 checkpoint
 
     outs = [tmp_path / "res" / str(k) for k in range(2)]
-    with pytest.raises(Killed):
-        train_packed(sp, outs, on_checkpoint=kill_at_second)
-    got = train_packed(sp, outs)
+    from bench.errors import InfrastructureError
+
+    with pytest.raises(InfrastructureError, match="Killed"):  # the executor's hook failing is not the runs' fault
+        train_unit(sp, outs, on_checkpoint=kill_at_second)
+    got = train_unit(sp, outs)
     for a, b, out in zip(ref, got, outs):
         assert b["status"] == "done" and a["curves"] == b["curves"]
         assert untimed(a["metrics"]) == untimed(b["metrics"])

@@ -42,8 +42,8 @@ def test_resume_from_checkpoint_equals_uninterrupted(loss, tmp_path):
     spec = small(loss, stabilise={"instance_noise": 0.1} if loss == "ns" else {})
     full = train(spec, tmp_path / "full", progress=False)
 
-    def stop(rec):
-        if rec["counts"]["d_steps"] == 6:
+    def stop(recs):
+        if recs[0]["counts"]["d_steps"] == 6:
             raise Stop()
 
     with pytest.raises(Stop):
@@ -99,9 +99,10 @@ def test_ns_learns_ring8():
     spec = resolve("ns", {"dataset": "ring8", "steps": 3000, "batch_size": 512, "seed": 1,
                           "optim": {"lr": 1e-3}, "log_every": 500, "eval": {"extractor": "none"}})
     run = Run(spec)
-    from bench.train import _loop
+    run.attach_data()
+    from bench.engine import Loop, SoloStep
 
-    _loop(run, None, False, None, None)
+    Loop(SoloStep(run), [None]).run()
     modes = load("ring8").info.extras["modes"]
     x = run.sample_fn(123)(2500)
     dist, nearest = torch.cdist(x, modes).min(1)

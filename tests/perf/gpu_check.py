@@ -48,8 +48,8 @@ def main():
         raise SystemExit("gpu_check: no CUDA device here (use --device cpu for a smoke run)")
 
     from bench.config import resolve
-    from bench.pack import PackedRuns
-    from bench.train import Run, device_name
+    from bench.engine import PackedStep, Run, SoloStep
+    from bench.train import device_name
 
     base = {"dataset": a.dataset, "model": "infogan", "batch_size": 64, "steps": 10 ** 6, "log_every": 10 ** 6,
             "eval": {"extractor": "none"}, "device": a.device, "data_root": a.data_root}
@@ -59,11 +59,7 @@ def main():
     def unpacked(fast):
         run = Run(resolve("ns", base, {"fast": fast}))
         run.attach_data()
-
-        def step(i):
-            _, _, fake, ctx, _ = run.d_update(i, keep_fake=True)
-            run.g_update(i, fake, ctx)
-        return step
+        return SoloStep(run).step
 
     res = {"unpacked": steps_per_s(unpacked({}), a.steps, a.device)}
     for name, fast in [("bf16+channels_last", {"bf16": True, "channels_last": True}), ("compile", {"compile": True})]:
@@ -72,10 +68,10 @@ def main():
         except Exception as e:  # report, do not hide
             res[f"unpacked {name}"] = f"failed: {type(e).__name__}: {e}"
     for k in [int(x) for x in a.packs.split(",")]:
-        pk = PackedRuns([resolve("ns", base, {"seed": s}) for s in range(k)])
-        for r in pk.runs:
+        pk = PackedStep([resolve("ns", base, {"seed": s}) for s in range(k)])
+        for r in pk.members:
             r.attach_data()
-        sps = steps_per_s(pk.train_step, a.steps, a.device)
+        sps = steps_per_s(pk.step, a.steps, a.device)
         res[f"packed K={k}"] = sps
         res[f"packed K={k} run-steps/s"] = sps * k
     out["steps_per_s"] = res

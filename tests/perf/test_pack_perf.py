@@ -3,8 +3,7 @@ On CPU the packing gain is small (the large gain is a GPU matter: tests/perf/gpu
 from timing import paired
 
 from bench.config import resolve
-from bench.pack import PackedRuns
-from bench.train import Run
+from bench.engine import PackedStep, Run, SoloStep
 
 K, STEPS = 8, 10
 BASE = {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16}, "batch_size": 32,
@@ -12,9 +11,9 @@ BASE = {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16}, 
 
 
 def solo_steps(specs):
-    runs = [Run(s) for s in specs]
+    runs = [SoloStep(Run(s)) for s in specs]
     for r in runs:
-        r.attach_data()
+        r.run.attach_data()
     state = {"i": 0}
 
     def go():
@@ -27,13 +26,15 @@ def solo_steps(specs):
 
 
 def packed_steps(specs):
-    pk = PackedRuns(specs)
-    for r in pk.runs:
+    pk = PackedStep(specs)
+    for r in pk.members:
         r.attach_data()
+    state = {"i": 0}
 
     def go():
-        for _ in range(STEPS):
-            pk.train_step(pk.step)
+        for i in range(state["i"], state["i"] + STEPS):
+            pk.step(i)
+        state["i"] += STEPS
     return go
 
 

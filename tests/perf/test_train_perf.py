@@ -52,15 +52,17 @@ def minimal_loop(data):
 
 def ours_loop():
     from bench.config import resolve
-    from bench.train import Run, _loop
+    from bench.engine import Loop, Run, SoloStep
 
     spec = resolve("ns", {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16},
                           "batch_size": B, "steps": 1, "log_every": 50, "eval": {"extractor": "none"}})
     run = Run(spec)
+    run.attach_data()
+    loop = Loop(SoloStep(run), [None])
 
     def go():
         run.spec.steps = run.step + STEPS
-        _loop(run, None, False, None, None)
+        loop.run()
     return go
 
 
