@@ -8,6 +8,7 @@ from typing import Tuple
 
 import torch.nn as nn
 
+from ..errors import ConfigError
 from ..registry import Registry
 from .heads import AutoencoderD, Discriminator  # noqa: F401
 
@@ -26,8 +27,6 @@ def default_arch(kind: str) -> str:
 
 def build_models(arch: str, shape: Tuple[int, ...], z_dim: int, objective, num_classes: int,
                  params: dict | None = None) -> Tuple[nn.Module, nn.Module]:
-    from ..config import ConfigError
-
     fn = ARCHS.get(arch)
     params = dict(params or {})
     valid = arch_params(arch)
