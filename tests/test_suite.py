@@ -265,7 +265,7 @@ def test_ray_trial_that_dies_resumes_from_its_tune_checkpoint_in_uri_storage(tmp
 def test_restore_unit_from_a_resume_pointer(tmp_path, private_tmp):
     """A re-launched suite hands each unfinished run its latest checkpoint's location; the trial
     copies that run's folder out of it, and a vanished checkpoint means a fresh start, not a crash."""
-    from bench.runner import _restore_unit
+    from bench.executors.ray_tune import _restore_unit
 
     s = suite_from_dict(with_(grid__seed=[0]))
     p = s.plan_grid()[0]
@@ -298,7 +298,8 @@ def test_callback_points_runs_at_checkpoints_and_adopts_the_final_one(tmp_path):
     each checkpoint moves the run's resume pointer; the final one, paired with the final result
     by folder name, brings record, samples and events into results/ and drops the pointer."""
     from bench.config import to_dict
-    from bench.runner import RESUME_NAME, SuiteProgress, _make_callback_class
+    from bench.executors import RESUME_NAME, SuiteProgress
+    from bench.executors.ray_tune import _make_callback_class
     from bench.train import train
 
     p = suite_from_dict(with_(grid__seed=[0])).plan_grid()[0]
