@@ -31,6 +31,7 @@ GROUP = "ganbench.plugins"
 
 _lock = threading.RLock()
 _loaded: set = set()  # (name, value) of the entry points already loaded in this process
+_failed: dict = {}  # (name, value) -> the error its loading raised (raised again, not retried)
 _done = False  # every entry point of this process is loaded
 _loading = False  # an entry point is being loaded now (queries meanwhile do not recurse)
 _current_distribution: Optional[str] = None  # distribution whose entry point is being loaded
@@ -74,17 +75,22 @@ def load_entry_points() -> None:
                 key = (ep.name, ep.value)
                 if key in _loaded:
                     continue
+                if key in _failed:  # not retried: a half-run module would register its names twice
+                    raise _failed[key]
                 dist = _distribution_name(ep)
                 _current_distribution = dist
                 try:
                     obj = ep.load()
                     if isinstance(obj, types.FunctionType):
                         obj()
-                except RegistryError:
+                except RegistryError as e:
+                    _failed[key] = e
                     raise
                 except Exception as e:  # noqa: BLE001 -- any failure of third-party code is reported
-                    raise PluginError(f"plugin entry point {ep.name!r} ({ep.value}) of distribution {dist!r} "
-                                      f"(group {GROUP}): cannot load ({type(e).__name__}: {e})") from e
+                    _failed[key] = PluginError(
+                        f"plugin entry point {ep.name!r} ({ep.value}) of distribution {dist!r} (group {GROUP}): "
+                        f"cannot load ({type(e).__name__}: {e})")
+                    raise _failed[key] from e
                 finally:
                     _current_distribution = None
                 _loaded.add(key)

@@ -133,6 +133,8 @@ def test_failing_entry_point_names_it_and_its_distribution(monkeypatch):
         LOSSES.names()
     msg = str(e.value)
     assert "'broken'" in msg and "broken-dist" in msg and "nosuch_plugin_mod" in msg and "ModuleNotFoundError" in msg
+    with pytest.raises(PluginError, match="broken-dist"):  # every later query says so again
+        "ns" in LOSSES
 
 
 def test_load_plugins_names_the_module_and_the_key():
@@ -314,11 +316,14 @@ def test_suite_imports_register_a_one_off_objective(tmp_path):
 
 @pytest.mark.slow
 def test_suite_imports_load_in_ray_workers(tmp_path):
+    """A module named only in the suite's imports (not an installed entry point) is imported in
+    each Ray trial before the trial builds its run specs."""
     p, env = one_off_suite(tmp_path)
     r = cli("run", str(p), "--executor", "ray", "--results", str(tmp_path / "res"), "--no-report",
             "--data-root", str(tmp_path), "--no-progress", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     df = pd.read_parquet(tmp_path / "res" / "oneoff" / "runs.parquet")
+    assert len(df) == 1, r.stderr[-3000:]
     assert list(df["loss"]) == ["example-oneoff-ns"] and list(df["status"]) == ["done"], df[["status", "reason"]]
 
 
