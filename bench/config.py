@@ -80,6 +80,10 @@ class DebugSpec:
     nan_at_step: Optional[int] = None  # D's output becomes NaN from this step on
     nan_seeds: Optional[List[int]] = None  # ... only in runs with these seeds (None: every seed)
     raise_at_step: Optional[int] = None  # training raises an exception at this step
+    # ... only in runs with these seeds (None: every seed). Lets one member of a packed unit fail
+    # while its siblings go on. Added after run ids existed: left out of the identity while unset,
+    # so every earlier run keeps its id.
+    raise_seeds: Optional[List[int]] = None
     # the process training the run dies (os._exit) on reaching this step, unless the run was
     # resumed from a checkpoint: a worker lost mid-run. It changes no number, so it is left out of
     # the run id (a resumed run must equal an uninterrupted one).
@@ -118,6 +122,8 @@ class RunSpec:
         for k in self.RUNTIME_FIELDS:
             d.pop(k, None)
         d["debug"].pop("crash_at_step", None)
+        if d["debug"].get("raise_seeds") is None:
+            d["debug"].pop("raise_seeds", None)
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION
         return d
 

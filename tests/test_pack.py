@@ -232,3 +232,58 @@ def test_interrupted_pack_resumes_from_its_checkpoints(tmp_path, loss):
         starts = [json.loads(x)["step"] for x in (out / "events.jsonl").read_text().splitlines()
                   if json.loads(x)["event"] == "start"]
         assert starts == [0, 20]
+
+
+def test_failure_in_one_packed_member_fails_it_alone(tmp_path):
+    """An exception pinned on one member (its injected failure) ends that run ``failed`` with the
+    reason and a traceback; its siblings train on and equal their solo runs."""
+    sp = specs("ns", 30, debug={"raise_at_step": 12, "raise_seeds": [2]})
+    outs = [tmp_path / f"s{s.seed}" for s in sp]
+    recs = train_unit(sp, outs)
+    assert [r["status"] for r in recs] == ["done", "done", "failed", "done"]
+    assert "injected failure at step 12" in recs[2]["reason"] and recs[2]["counts"]["d_steps"] == 12
+    assert (outs[2] / "traceback.txt").exists() and not (outs[0] / "traceback.txt").exists()
+    solo = train_unit([sp[0]], [tmp_path / "solo0"])[0]
+    for name in ("d_loss", "g_loss"):
+        a = torch.tensor([v for _, v in recs[0]["curves"][name]])
+        b = torch.tensor([v for _, v in solo["curves"][name]])
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+
+
+def test_error_in_the_shared_packed_step_retries_the_members_solo(tmp_path, monkeypatch):
+    """An exception in the packed update cannot be pinned on a member: the unit is retried with its
+    members trained one by one, which then equal their solo runs exactly."""
+    def broken(self, step, **kw):
+        raise RuntimeError("packed kernel failed")
+
+    monkeypatch.setattr(PackedStep, "step", broken)
+    sp = specs("ns", 12)
+    recs = train_unit(sp, [tmp_path / f"s{s.seed}" for s in sp])
+    assert all(r["status"] == "done" for r in recs)
+    assert all("packed kernel failed" in r["cost"]["pack_fallback"] for r in recs)
+    solo = train_unit([sp[1]], [tmp_path / "solo1"])[0]
+    assert recs[1]["curves"] == solo["curves"] and recs[1]["counts"] == solo["counts"]
+
+
+@pytest.mark.parametrize("executor", ["serial", "ray"])
+def test_suite_with_a_failing_packed_member_completes(tmp_path, executor):
+    """In both executors: one packed member fails, the suite completes, the others are done."""
+    import yaml
+
+    from bench.runner import run_suite
+    from bench.suite import load_suite
+
+    d = {"name": "pf", "version": 1, "grid": {"loss": ["ns"], "dataset": ["ring8"], "seed": [0, 1, 2]},
+         "fixed": {"model": "mlp", "batch_size": 16, "steps": 12, "log_every": 4, "checkpoint_every": 6,
+                   "debug": {"raise_at_step": 7, "raise_seeds": [1]}},
+         "eval": {"extractor": "none"}, "pack": 3}
+    p = tmp_path / "pf.yaml"
+    p.write_text(yaml.safe_dump(d))
+    out = run_suite(load_suite(p), tmp_path / "r", executor=executor, progress=False, log=lambda m: None)
+    t = out["table"].set_index("seed").sort_index()
+    assert list(t["status"]) == ["done", "failed", "done"]
+    assert "injected failure at step 7" in t.loc[1, "reason"]
+    import json
+
+    recs = [json.loads(f.read_text()) for f in (tmp_path / "r" / "pf" / "runs").glob("*/record.json")]
+    assert sorted(r["cost"].get("packed") for r in recs) == [3, 3, 3]  # trained as one packed unit

@@ -56,8 +56,8 @@ class Outcome:
 def injected_failure(spec, step: int) -> bool:
     """``debug.raise_at_step`` (with ``debug.raise_seeds``: only in runs of those seeds)."""
     dbg = spec.debug
-    seeds = getattr(dbg, "raise_seeds", None)
-    return dbg.raise_at_step is not None and step >= dbg.raise_at_step and (seeds is None or spec.seed in seeds)
+    return dbg.raise_at_step is not None and step >= dbg.raise_at_step and (
+        dbg.raise_seeds is None or spec.seed in dbg.raise_seeds)
 
 
 class Loop:
