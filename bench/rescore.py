@@ -8,14 +8,14 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from .config import spec_from_dict
+from .validate import spec_from_dict
 from .results import RECORD_NAME, atomic_write_json, read_record
 
 
 def rescore(run_dir: Path, extractor: Optional[str] = None, num_samples: Optional[int] = None,
             device: str = "cpu", data_root: Optional[str] = None) -> Dict[str, Any]:
     from .metrics import evaluate
-    from .train import Run
+    from .engine import Run
 
     run_dir = Path(run_dir)
     rec = read_record(run_dir)
