@@ -4,7 +4,7 @@ being updated."""
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.validate import resolve
 from bench.data import DATASETS, load
 from bench.losses import LOSSES
 from bench.engine import Run, SoloStep

@@ -1,7 +1,8 @@
 """Fast paths: each runs on CPU, each is part of the run id, impossible combinations refused."""
 import pytest
 
-from bench.config import ConfigError, resolve
+from bench.errors import ConfigError
+from bench.validate import resolve
 from bench.train import train
 
 

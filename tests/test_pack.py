@@ -10,7 +10,7 @@ under CAP, an O(1) mismatch (a wrong stream) being far above it."""
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.validate import resolve
 from bench.losses import LOSSES
 from bench.engine import PackedStep, Run, SoloStep, train_unit
 from bench.errors import PackError

@@ -5,7 +5,7 @@ import sys
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.validate import resolve
 from bench.data import load
 from bench.train import Run, train
 

@@ -47,7 +47,7 @@ def main():
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("gpu_check: no CUDA device here (use --device cpu for a smoke run)")
 
-    from bench.config import resolve
+    from bench.validate import resolve
     from bench.engine import PackedStep, Run, SoloStep
     from bench.train import device_name
 

@@ -2,7 +2,7 @@
 On CPU the packing gain is small (the large gain is a GPU matter: tests/perf/gpu_check.py)."""
 from timing import paired
 
-from bench.config import resolve
+from bench.validate import resolve
 from bench.engine import PackedStep, Run, SoloStep
 
 K, STEPS = 8, 10

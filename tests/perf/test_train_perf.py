@@ -51,7 +51,7 @@ def minimal_loop(data):
 
 
 def ours_loop():
-    from bench.config import resolve
+    from bench.validate import resolve
     from bench.engine import Loop, Run, SoloStep
 
     spec = resolve("ns", {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16},
