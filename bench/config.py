@@ -195,18 +195,3 @@ def deep_merge(base: Dict[str, Any], layer: Dict[str, Any]) -> Dict[str, Any]:
 
 
 _build = build  # former private name
-
-
-# Transitional: ``resolve``, ``spec_from_dict`` and ``validate`` moved to ``bench.validate``.
-# Callers still importing them from here get them through this hook until they switch; then it
-# goes (it is the one import of bench.validate from this module; tests/test_architecture.py
-# lists it as a known cycle until it is removed).
-_MOVED_TO_VALIDATE = ("resolve", "spec_from_dict", "validate")
-
-
-def __getattr__(name: str):
-    if name in _MOVED_TO_VALIDATE:
-        import importlib
-
-        return getattr(importlib.import_module("bench.validate"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

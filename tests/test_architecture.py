@@ -144,11 +144,6 @@ def describe(comp: List[str], graph) -> str:
 # others; listed so that any other cycle fails at once. Remove an entry (and the xfail goes) when
 # its fix lands.
 KNOWN_CYCLE_EDGES: Dict[Tuple[str, str], str] = {
-    ("bench.config", "bench.validate"): (
-        "bench/config.py keeps a transitional __getattr__ (importlib.import_module('bench.validate')) so "
-        "that callers still importing resolve / spec_from_dict from bench.config work: bench/runner.py, "
-        "bench/rescore.py and tests (test_pack, test_train, test_fast, test_contract, perf/*). Once they "
-        "import from bench.validate, delete the hook in bench/config.py and this entry."),
     ("bench.metrics.extractor_registry", "bench.metrics.builtin_extractors"): (
         "bench/metrics/extractor_registry.py imports bench/metrics/builtin_extractors.py at its end to "
         "register the built-ins, and builtin_extractors imports the registry: import builtin_extractors "
