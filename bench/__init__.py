@@ -1,4 +1,13 @@
-"""ganbench: a benchmark suite for comparing GAN objectives fairly."""
+"""ganbench: a benchmark suite for comparing GAN objectives fairly.
+
+Data flows one way: suite file -> ``bench.suite`` (validated Suite) -> run specs (``bench.config``
+plain dataclasses, resolved and validated by ``bench.validate``) -> an executor
+(``bench.executors``: serial or Ray Tune) -> the engine (``bench.engine.train_unit``: one loop
+driving a solo or a packed step kind) -> one record per run (``bench.results``) -> ``bench.collect``
+(runs.parquet) -> ``bench.aggregate`` (cells) -> ``bench.report`` (HTML, LaTeX). Objectives,
+datasets, architectures and feature extractors are registry entries (``bench.registry``), open to
+plugins (``bench.plugins``); exceptions live in the leaf ``bench.errors``; metrics are declared
+once in ``bench.metrics.catalogue``. Lower layers never import higher ones (tests/test_architecture.py)."""
 
 __version__ = "0.1.0"
 
