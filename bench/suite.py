@@ -30,9 +30,21 @@ Schema (every key is checked when the file loads; errors name the file and the k
                space: {optim.lr: {log_uniform: [1.0e-4, 1.0e-3]}}}
       final_seeds: 50             # the best configuration retrained over this many fresh seeds
                                   # (grid.seed[0] + 1, ...; the search itself uses grid.seed[0])
+      halving:                    # optional: successive halving, deterministic and synchronous
+        rungs: [500, 1500, 4500]  # D steps per rung (a list), or a count R: rung r trains
+                                  # round(steps / eta ** (R - 1 - r)), so the last rung is `steps`
+        eta: 3                    # rung r + 1 keeps the best max(1, n_r // eta) configurations
+    allow_unequal_budgets: false  # true: run a suite whose objectives get different budgets
 
 Settings resolve, later winning: objective paper defaults < fixed (+ eval) < datasets[dataset]
-< grid axes < overrides[loss] < search sample."""
+< grid axes < overrides[loss] < search sample (< the rung's steps under halving).
+
+Equal budgets. A budget is configurations tried x D steps each trains. Unless
+``allow_unequal_budgets: true``, a suite is refused (SuiteError naming the file and the key) when
+its objectives' budgets differ: resolved ``steps`` that differ between objectives on one dataset,
+per-objective ``overrides`` of a grid axis (they collapse that objective's runs) or of a setting the
+search samples (sample 0 would differ), ``space_per_loss`` entries outside ``loss_params.`` (extras
+are for parameters only that objective has), or ``steps`` sampled by the search."""
 from __future__ import annotations
 from .errors import GanbenchError, SuiteError  # noqa: F401
 
@@ -48,15 +60,16 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import yaml
 
-from .config import ConfigError, RunSpec, deep_merge
+from .config import ConfigError, RunSpec, deep_merge, to_dict
 from .data import DATASETS
 from .losses import LOSSES
 from .plugins import load_plugins
 from .validate import resolve
 
 TOP_KEYS = {"name", "version", "description", "grid", "fixed", "datasets", "overrides", "eval", "resources",
-            "search", "pack", "imports"}
-SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds"}
+            "search", "pack", "imports", "allow_unequal_budgets"}
+SEARCH_KEYS = {"samples", "seed", "metric", "space", "space_per_loss", "narrow", "final_seeds", "halving"}
+HALVING_KEYS = {"rungs", "eta"}
 NARROW_KEYS = {"samples", "fixed", "space"}
 DISTRIBUTIONS = {"log_uniform", "uniform", "choice", "int_uniform"}
 
@@ -67,13 +80,21 @@ class PlannedRun:
     phase: str  # grid | wide | narrow | final
     config_id: str  # identity of the configuration without the seed
     sample: Optional[int] = None
+    rung: Optional[int] = None  # successive halving: the rung (0 = every sampled configuration)
+    # budget bookkeeping of search runs (JSON scalars, merged into record["search"]): run_d_steps,
+    # cell_configs, cell_runs, cell_d_steps; under halving also rungs and rung_configs
+    budget: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
         return self.spec.run_id
 
     def meta(self) -> Dict[str, Any]:
-        return {"phase": self.phase, "config_id": self.config_id, "sample": self.sample}
+        m = {"phase": self.phase, "config_id": self.config_id, "sample": self.sample}
+        if self.rung is not None:
+            m["rung"] = self.rung
+        m.update(self.budget)
+        return m
 
 
 @dataclass
@@ -92,6 +113,9 @@ class Suite:
     imports: List[str] = field(default_factory=list)  # plugin modules (bench.plugins.load_plugins)
     description: str = ""
     raw: Dict[str, Any] = field(default_factory=dict)
+    allow_unequal_budgets: bool = False
+    # why the objectives' budgets differ, when the suite allows it (None: equal by construction)
+    unequal_budgets: Optional[str] = None
 
     # ---- expansion ---------------------------------------------------------------------
     def base_layers(self, loss: str, dataset: str, axes: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -125,21 +149,72 @@ class Suite:
                 runs.append(PlannedRun(spec, "grid", config_id(spec)))
         return runs
 
-    def plan_search(self, phase: str) -> List[PlannedRun]:
+    @property
+    def halving(self) -> Optional[Dict[str, Any]]:
+        return (self.search or {}).get("halving") or None
+
+    def n_rungs(self) -> int:
+        h = self.halving
+        if not h:
+            return 1
+        return len(h["rungs"]) if isinstance(h["rungs"], list) else int(h["rungs"])
+
+    def rung_steps(self, steps: int) -> List[int]:
+        """D steps of each rung for a configuration whose resolved ``steps`` is ``steps``."""
+        h = self.halving
+        if not h:
+            return [steps]
+        if isinstance(h["rungs"], list):
+            return [int(x) for x in h["rungs"]]
+        R, eta = int(h["rungs"]), h.get("eta", 3)
+        return [max(1, int(round(steps / eta ** (R - 1 - r)))) for r in range(R)]
+
+    def rung_sizes(self, n0: int) -> List[int]:
+        """Configurations per cell at each rung: n_0 = samples, n_{r+1} = max(1, n_r // eta)."""
+        sizes = [n0]
+        eta = (self.halving or {}).get("eta", 3)
+        for _ in range(self.n_rungs() - 1):
+            sizes.append(max(1, sizes[-1] // eta))
+        return sizes
+
+    def plan_search(self, phase: str, rung: Optional[int] = None,
+                    promoted: Optional[Dict[Any, Any]] = None) -> List[PlannedRun]:
+        """The runs of a search phase. Under halving, ``rung`` r trains each configuration for the
+        rung's D steps, and only the samples in ``promoted[cell_key]`` (from rung r - 1's records)."""
         s = self.search
         conf = s if phase == "wide" else s["narrow"]
         seed0 = self.grid["seed"][0]
+        halving = self.halving is not None and rung is not None
         runs = []
         for loss, dataset, axes in self.axis_combos():
+            key = cell_key(loss, dataset, axes)
             space = dict(s.get("space", {})) if phase == "wide" else dict(conf.get("space", {}))
             if phase == "wide":
                 space.update(s.get("space_per_loss", {}).get(loss, {}))
-            for i in range(conf["samples"]):
+            n = conf["samples"]
+            cell_runs, cell_steps, budget = [], 0, {}
+            for i in range(n):
+                if promoted is not None and i not in promoted.get(key, ()):
+                    continue
                 extra = deep_merge(conf.get("fixed", {}) if phase == "narrow" else {},
                                    {} if (phase == "wide" and i == 0) else
                                    sample_config(space, _rng(s.get("seed", 0), loss, dataset, axes, phase, i)))
-                spec = self.make_spec(loss, dataset, {**axes, "seed": seed0}, _expand_betas(extra, loss))
-                runs.append(PlannedRun(spec, phase, config_id(spec), i))
+                extra = _expand_betas(extra, loss)
+                spec = self.make_spec(loss, dataset, {**axes, "seed": seed0}, extra)
+                if halving:
+                    steps = self.rung_steps(spec.steps)
+                    sizes = self.rung_sizes(n)
+                    budget = {"rungs": len(steps), "rung_configs": sizes[rung], "cell_runs": sum(sizes),
+                              "cell_d_steps": sum(a * b for a, b in zip(sizes, steps))}
+                    spec = self.make_spec(loss, dataset, {**axes, "seed": seed0},
+                                          deep_merge(extra, {"steps": steps[rung]}))
+                else:
+                    cell_steps += spec.steps
+                cell_runs.append(PlannedRun(spec, phase, config_id(spec), i, rung=rung if halving else None))
+            for p in cell_runs:
+                p.budget = {"run_d_steps": p.spec.steps, "cell_configs": n,
+                            **(budget if halving else {"cell_runs": n, "cell_d_steps": cell_steps})}
+            runs += cell_runs
         return runs
 
     def plan_final(self, best: Dict[str, RunSpec]) -> List[PlannedRun]:
@@ -148,10 +223,12 @@ class Suite:
         seed0 = self.grid["seed"][0]
         for key, spec in best.items():
             # fresh seeds, distinct from the search's seed so no final run repeats a search run
-            for seed in range(seed0 + 1, seed0 + 1 + self.search["final_seeds"]):
+            n = self.search["final_seeds"]
+            for seed in range(seed0 + 1, seed0 + 1 + n):
                 s = copy.deepcopy(spec)
                 s.seed = seed
-                runs.append(PlannedRun(s, "final", config_id(s)))
+                runs.append(PlannedRun(s, "final", config_id(s), budget={
+                    "run_d_steps": s.steps, "cell_configs": 1, "cell_runs": n, "cell_d_steps": n * s.steps}))
         return runs
 
     def phases(self) -> List[str]:
@@ -164,7 +241,27 @@ class Suite:
             return len(self.plan_grid())
         n_cells = sum(1 for _ in self.axis_combos())
         s = self.search
-        return n_cells * (s["samples"] + (s["narrow"]["samples"] if s.get("narrow") else 0) + s["final_seeds"])
+        searched = sum(self.rung_sizes(s["samples"])) + (sum(self.rung_sizes(s["narrow"]["samples"]))
+                                                         if s.get("narrow") else 0)
+        return n_cells * (searched + s["final_seeds"])
+
+    def cell_of(self, spec: RunSpec) -> tuple:
+        """The cell (loss, dataset, other grid axes) a run belongs to, as ``cell_key`` spells it."""
+        d = to_dict(spec)
+        axes = {k: _get_path(d, k) for k in self.grid if k not in ("loss", "dataset", "seed")}
+        return cell_key(spec.loss, spec.dataset, axes)
+
+
+def cell_key(loss: str, dataset: str, axes: Dict[str, Any]) -> tuple:
+    return (loss, dataset, json.dumps(axes, sort_keys=True, default=str))
+
+
+def _get_path(d: Dict[str, Any], path: str) -> Any:
+    for p in path.split("."):
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
 
 
 def _rng(seed, loss, dataset, axes, phase, i) -> np.random.RandomState:
@@ -347,10 +444,16 @@ def suite_from_dict(raw: Dict[str, Any], path: Optional[Path] = None) -> Suite:
             _unknown(where, "search.narrow.", nar.keys(), NARROW_KEYS)
             _posint(where, "search.narrow.samples", nar.get("samples"))
             _check_space(where, "search.narrow.space", nar.get("space", {}))
+        if search.get("halving") is not None:
+            _check_halving(where, search)
+    allow = raw.get("allow_unequal_budgets", False)
+    if not isinstance(allow, bool):
+        raise _err(where, "allow_unequal_budgets", f"expected true or false, got {allow!r}")
     suite = Suite(name=name, version=raw["version"], path=path, grid=grid, fixed=raw.get("fixed") or {},
                   datasets=raw.get("datasets") or {}, overrides=raw.get("overrides") or {},
                   eval=raw.get("eval") or {}, resources={"cpu": res.get("cpu", 1), "gpu": res.get("gpu", 0)},
-                  search=search, pack=pack, imports=list(imports), description=raw.get("description", ""), raw=raw)
+                  search=search, pack=pack, imports=list(imports), description=raw.get("description", ""), raw=raw,
+                  allow_unequal_budgets=allow)
     # resolve every configuration now: bad settings fail before anything runs
     try:
         if search is None:
@@ -359,11 +462,154 @@ def suite_from_dict(raw: Dict[str, Any], path: Optional[Path] = None) -> Suite:
             suite.plan_search("wide")[:1]
             if search.get("narrow"):
                 suite.plan_search("narrow")
+        check_budgets(suite)
     except ConfigError as e:
         raise SuiteError(str(e)) from None
     except ValueError as e:
         raise SuiteError(f"{where}: {e}") from None
     return suite
+
+
+def _check_halving(where: str, search: Dict[str, Any]) -> None:
+    h = search["halving"]
+    if not isinstance(h, dict):
+        raise _err(where, "search.halving", "expected a mapping with rungs (and eta)")
+    _unknown(where, "search.halving.", h.keys(), HALVING_KEYS)
+    if "rungs" not in h:
+        raise _err(where, "search.halving.rungs", "required key is missing: a list of D steps per rung, "
+                                                   "or the number of rungs")
+    h.setdefault("eta", 3)
+    eta = h["eta"]
+    if not isinstance(eta, int) or isinstance(eta, bool) or eta < 2:
+        raise _err(where, "search.halving.eta", f"expected an integer >= 2, got {eta!r}")
+    rungs = h["rungs"]
+    if isinstance(rungs, list):
+        for x in rungs:
+            _posint(where, "search.halving.rungs", x)
+        if len(rungs) < 2 or any(b <= a for a, b in zip(rungs, rungs[1:])):
+            raise _err(where, "search.halving.rungs", f"expected at least two strictly increasing D-step "
+                                                      f"budgets, got {rungs!r}")
+    else:
+        _posint(where, "search.halving.rungs", rungs)
+        if rungs < 2:
+            raise _err(where, "search.halving.rungs", f"successive halving needs at least 2 rungs, got {rungs}")
+    try:
+        from .metrics.catalogue import metric
+    except ImportError:  # pragma: no cover - older layout
+        metric = None
+    if metric is not None:
+        try:
+            metric(search["metric"])
+        except GanbenchError as e:
+            raise _err(where, "search.metric", str(e)) from None
+
+
+# ---- equal budgets ------------------------------------------------------------------------
+# Aliases a search sample writes through: optim.beta1 sets optim.betas; optim.lr clears lr_g / lr_d.
+_ALIASES = {"optim.beta1": "optim.betas", "optim.lr_g": "optim.lr", "optim.lr_d": "optim.lr"}
+
+
+def _leaf_paths(layer: Dict[str, Any], prefix: str = "") -> List[str]:
+    out = []
+    for k, v in (layer or {}).items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _leaf_paths(v, path + ".")
+        else:
+            out.append(path)
+    return out
+
+
+def _overlap(a: str, b: str) -> bool:
+    a, b = _ALIASES.get(a, a), _ALIASES.get(b, b)
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def budget_problems(suite: Suite) -> List[tuple]:
+    """Why the objectives of ``suite`` would get different budgets: (key, message) pairs, empty
+    when every objective gets the same configurations x D steps over the same space."""
+    problems: List[tuple] = []
+    axes = [k for k in suite.grid if k != "loss"]
+    for loss, layer in suite.overrides.items():
+        for path in _leaf_paths(layer):
+            for axis in axes:
+                if _overlap(path, axis):
+                    problems.append((f"overrides.{loss}.{path}",
+                                     f"sets the grid axis {axis!r} for {loss!r} alone, so its runs do not "
+                                     f"cross the axis like the other objectives' runs"))
+    s = suite.search
+    if s:
+        sampled = {p: "search.space" for p in s.get("space", {})}
+        if s.get("narrow"):
+            sampled.update({p: "search.narrow.space" for p in s["narrow"].get("space", {})})
+        for loss, layer in suite.overrides.items():
+            for path in _leaf_paths(layer):
+                for sp, section in sampled.items():
+                    if _overlap(path, sp):
+                        problems.append((f"overrides.{loss}.{path}",
+                                         f"{loss!r} alone sets {path!r}, which the search samples ({section}."
+                                         f"{sp}): its configurations would differ from the other objectives'"))
+        for loss, space in (s.get("space_per_loss") or {}).items():
+            for path in space:
+                if not path.startswith("loss_params."):
+                    problems.append((f"search.space_per_loss.{loss}.{path}",
+                                     f"samples {path!r} for {loss!r} alone; per-objective extras are for the "
+                                     f"objective's own parameters (loss_params.*), every objective has {path!r}"))
+        for section, space in (("search.space", s.get("space", {})),
+                               ("search.narrow.space", (s.get("narrow") or {}).get("space", {}))):
+            if "steps" in space:
+                problems.append((f"{section}.steps", "the search samples the D-step budget: each objective's "
+                                                     "configurations would draw different budgets"))
+    # resolved D steps per (dataset, other axes) must agree across objectives
+    if s:
+        specs = []
+        seed0 = suite.grid["seed"][0]
+        for loss, dataset, ax in suite.axis_combos():
+            specs.append(suite.make_spec(loss, dataset, {**ax, "seed": seed0}))
+    else:
+        specs = [p.spec for p in suite.plan_grid()]
+    groups: Dict[tuple, Dict[str, set]] = {}
+    for spec in specs:
+        loss, ds, ax = suite.cell_of(spec)
+        groups.setdefault((ds, ax), {}).setdefault(loss, set()).add(spec.steps)
+    for (ds, ax), by_loss in groups.items():
+        values = {v for vs in by_loss.values() for v in vs}
+        if len(values) > 1:
+            odd = [loss for loss in by_loss if loss in suite.overrides and "steps" in suite.overrides[loss]]
+            key = f"overrides.{odd[0]}.steps" if odd else "steps"
+            detail = ", ".join(f"{loss}: {'/'.join(str(v) for v in sorted(vs))}" for loss, vs in by_loss.items())
+            problems.append((key, f"objectives train different numbers of D steps on {ds!r}"
+                                  f"{'' if ax == '{}' else ' ' + ax} ({detail})"))
+    if suite.halving and isinstance(suite.halving["rungs"], int):
+        for spec in specs:
+            st = suite.rung_steps(spec.steps)
+            if any(b <= a for a, b in zip(st, st[1:])):
+                problems.append(("search.halving.rungs", f"{spec.steps} D steps on {spec.dataset!r} are too few "
+                                                          f"for {len(st)} rungs with eta {suite.halving['eta']} "
+                                                          f"(rung budgets {st})"))
+                break
+    return problems
+
+
+def check_budgets(suite: Suite) -> None:
+    """Refuse a suite whose objectives get different budgets (SuiteError naming the file and the
+    key) unless it sets ``allow_unequal_budgets: true``; then the reasons are kept in
+    ``suite.unequal_budgets`` (and written to results/<suite>/budget.json)."""
+    problems = budget_problems(suite)
+    hard = [p for p in problems if p[0] == "search.halving.rungs"]
+    if hard:
+        raise _err(suite.where, *hard[0])
+    if not problems:
+        suite.unequal_budgets = None
+        return
+    if suite.allow_unequal_budgets:
+        suite.unequal_budgets = "; ".join(f"{k}: {m}" for k, m in problems)
+        return
+    key, msg = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise _err(suite.where, key, f"unequal budgets: {msg}{more}. Every objective must get the same budget "
+                                 f"(configurations x D steps) over the same space; set "
+                                 f"allow_unequal_budgets: true at the top level to run it anyway")
 
 
 def list_suites(folder: Path) -> List[Dict[str, Any]]:

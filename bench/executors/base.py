@@ -44,6 +44,7 @@ class SuiteProgress:
     failed: int = 0
     diverged: int = 0
     skipped: int = 0
+    stopped: int = 0  # finished runs successive halving did not promote (already counted as done or skipped)
     corrupt: List[str] = field(default_factory=list)
     t0: float = field(default_factory=time.time)
 
@@ -55,13 +56,15 @@ class SuiteProgress:
         eta_s = "?" if math.isnan(eta) else f"{eta / 60:.1f} min"
         return (f"[{self.skipped + finished}/{self.total}] done {self.done + self.skipped} "
                 f"(skipped {self.skipped}), diverged {self.diverged}, failed {self.failed}, "
-                f"elapsed {el / 60:.1f} min, ETA {eta_s}")
+                + (f"stopped {self.stopped}, " if self.stopped else "") + f"elapsed {el / 60:.1f} min, ETA {eta_s}")
 
     def add(self, status: str) -> None:
         if status == "done":
             self.done += 1
         elif status == "diverged":
             self.diverged += 1
+        elif status == "stopped":  # a done run halving did not promote: re-labelled, not a new finish
+            self.stopped += 1
         else:
             self.failed += 1
 
