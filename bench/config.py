@@ -47,6 +47,9 @@ class StabiliseSpec:
 
     label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - label_smoothing
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, decayed linearly to 0
+    # PacGAN (Lin et al. 2018): D sees m samples concatenated along features; each step draws m
+    # batches of real and of generated samples. 1 = off. Left out of the run id while 1.
+    pacgan: int = 1
 
 
 @dataclass
@@ -124,6 +127,8 @@ class RunSpec:
         d["debug"].pop("crash_at_step", None)
         if d["debug"].get("raise_seeds") is None:
             d["debug"].pop("raise_seeds", None)
+        if d["stabilise"].get("pacgan") == 1:  # added after run ids existed: unset keeps every id
+            d["stabilise"].pop("pacgan", None)
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION
         return d
 

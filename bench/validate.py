@@ -76,12 +76,35 @@ def validate(spec: RunSpec, where: str = "run") -> None:
                           f"(double backward), which torch.compile does not support; leave compile off")
     if spec.stabilise.instance_noise < 0:
         raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
+    _check_pacgan(spec, obj_cls, info, where)
     _check_eval(spec, info, where)
     try:
         obj_cls(**spec.loss_params)
     except TypeError as e:
         valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
         raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None
+
+
+def _check_pacgan(spec: RunSpec, obj_cls, info, where: str) -> None:
+    """PacGAN's packed discriminator: m >= 1; D must be able to widen its input (the architecture
+    declares ``d_pack``); an auxiliary head (ACGAN's classes, infoGAN's codes) predicts one
+    sample's label or code and has no meaning for a row of m samples, so it is refused."""
+    from .models import default_arch, supports_d_pack
+
+    m = spec.stabilise.pacgan
+    if not isinstance(m, int) or isinstance(m, bool) or m < 1:
+        raise ConfigError(f"{where}.stabilise.pacgan: expected a positive integer (1 = off), got {m!r}")
+    if m == 1:
+        return
+    if obj_cls.caps.aux_head is not None:
+        raise ConfigError(f"{where}.stabilise.pacgan = {m}: objective {spec.loss!r} has an auxiliary "
+                          f"{obj_cls.caps.aux_head} head that predicts one sample's label or code; it does not "
+                          f"apply to a packed row of {m} samples (use pacgan: 1 for {spec.loss!r})")
+    arch = spec.model if spec.model != "auto" else default_arch(info.kind)
+    if not supports_d_pack(arch):
+        packing = [a for a in ARCHS.names() if supports_d_pack(a)]
+        raise ConfigError(f"{where}.stabilise.pacgan = {m}: architecture {arch!r} cannot pack D's input; "
+                          f"architectures that can: {', '.join(packing)}")
 
 
 def _check_eval(spec: RunSpec, info, where: str) -> None:

@@ -40,8 +40,9 @@ class Run:
         self.arch = spec.model if spec.model != "auto" else default_arch(self.info.kind)
         self.n_critic = spec.n_critic or self.objective.caps.n_critic
         torch.manual_seed(spec.seed)
+        self.pacgan = spec.stabilise.pacgan  # PacGAN: D sees rows of m samples
         self.G, self.D = build_models(self.arch, self.info.shape, spec.z_dim, self.objective,
-                                      self.info.num_classes, spec.model_params)
+                                      self.info.num_classes, spec.model_params, d_pack=self.pacgan)
         self.G.to(self.device)
         self.D.to(self.device)
         fast = spec.fast
@@ -104,10 +105,15 @@ class Run:
             return self.generate(self.fixed_latents(n, seed)[0])
         return fn
 
+    @property
+    def samples_per_step(self) -> int:
+        """Real (and generated) samples drawn per step: the batch, times m under PacGAN."""
+        return self.spec.batch_size * self.pacgan
+
     def attach_data(self) -> None:
         if getattr(self, "feed", None) is None:
             data = load(self.spec.dataset, "train", self.spec.data_root).to(self.device)
-            self.feed = BatchFeed(data.x, data.y, self.spec.batch_size, self.spec.seed, self.info.kind)
+            self.feed = BatchFeed(data.x, data.y, self.samples_per_step, self.spec.seed, self.info.kind)
 
     def autocast(self):
         """bf16 autocast around forward passes when asked (a no-op context otherwise)."""

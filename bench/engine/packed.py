@@ -23,7 +23,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..config import RunSpec
 from ..losses.base import DOut, StepCtx
 from .member import Run, make_optimizer
-from .policy import check_packable, clip_weights, instance_noise, nan_mask, per_run_grad_norm, with_nan
+from .policy import check_packable, clip_weights, instance_noise, nan_mask, pac, per_run_grad_norm, with_nan
 
 Logs = Dict[str, torch.Tensor]
 
@@ -121,13 +121,15 @@ class PackedStep:
             x, y = r.feed.batch(step)
             reals.append(x)
             ys.append(y)
-            z, t = r.latents(self.spec0.batch_size, r.gen_z)
+            z, t = r.latents(r.samples_per_step, r.gen_z)
             zs.append(z)
             targets.append(t)
         return torch.stack(reals), _stack_runs(ys), torch.stack(zs), _stack_runs(targets)
 
     def _noise(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        return instance_noise(x, step, self.spec0, [r.gen_aux for r in self.members], batched=True)
+        """D's view of a batch: instance noise, then PacGAN's packing (both no-ops when off)."""
+        x = instance_noise(x, step, self.spec0, [r.gen_aux for r in self.members], batched=True)
+        return pac(x, self.members[0].pacgan, batched=True)
 
     def _restore_frozen(self, tensors: Dict[str, torch.Tensor], before: Optional[Dict[str, torch.Tensor]]) -> None:
         if before is None:

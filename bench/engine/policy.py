@@ -28,6 +28,18 @@ def instance_noise(x: torch.Tensor, step: int, spec: RunSpec, gens: Sequence[tor
     return x + sigma * torch.stack([torch.randn(x.shape[1:], generator=g, device=x.device) for g in gens])
 
 
+def pac(x: torch.Tensor, m: int, batched: bool) -> torch.Tensor:
+    """PacGAN's packing of D's input: m·B samples -> B rows of m samples concatenated along the
+    first feature axis (consecutive sub-batches of B are the m independent draws of a row). A
+    batched ``x`` keeps its leading run axis."""
+    if m == 1:
+        return x
+    lead = 1 if batched else 0
+    n, rest = x.shape[lead], tuple(x.shape[lead + 1:])
+    x = x.reshape(*x.shape[:lead], m, n // m, *rest).movedim(lead, lead + 1)
+    return x.reshape(*x.shape[:lead], n // m, m * rest[0], *rest[1:])
+
+
 def clip_weights(params: Iterable[torch.Tensor], clip: Optional[float]) -> None:
     """WGAN's weight clipping to [-clip, clip] after each D update (no-op when ``clip`` is None)."""
     if clip is None:

@@ -10,7 +10,7 @@ import torch
 
 from ..losses.base import StepCtx
 from .member import Run
-from .policy import clip_weights, grad_norm, instance_noise, nan_mask, with_nan
+from .policy import clip_weights, grad_norm, instance_noise, nan_mask, pac, with_nan
 
 Logs = Dict[str, torch.Tensor]
 
@@ -26,7 +26,9 @@ class SoloStep:
         self.n_critic = run.n_critic
 
     def _noise(self, x: torch.Tensor, step: int) -> torch.Tensor:
-        return instance_noise(x, step, self.run.spec, [self.run.gen_aux], batched=False)
+        """D's view of a batch: instance noise, then PacGAN's packing (both no-ops when off)."""
+        x = instance_noise(x, step, self.run.spec, [self.run.gen_aux], batched=False)
+        return pac(x, self.run.pacgan, batched=False)
 
     def _d(self, step: int):
         return with_nan(self.run.D_fwd, nan_mask([self.run.spec], step), batched=False)
@@ -38,7 +40,7 @@ class SoloStep:
         real, y = run.feed.batch(step)
         if run.memory_format is not None:
             real = real.contiguous(memory_format=run.memory_format)
-        zin, target = run.latents(run.spec.batch_size, run.gen_z)
+        zin, target = run.latents(run.samples_per_step, run.gen_z)
         with run.autocast():
             if keep_fake:
                 fake = run.G_fwd(zin)

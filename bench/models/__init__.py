@@ -18,15 +18,23 @@ ARCHS = Registry("architecture")
 def arch_params(name: str) -> dict:
     fn = ARCHS.get(name)
     return {k: p.default for k, p in inspect.signature(fn).parameters.items()
-            if p.default is not inspect.Parameter.empty and k not in ("aux_dim", "autoencoder")}
+            if p.default is not inspect.Parameter.empty and k not in ("aux_dim", "autoencoder", "d_pack")}
 
 
 def default_arch(kind: str) -> str:
     return "mlp" if kind == "points" else "dcgan"
 
 
+def supports_d_pack(arch: str) -> bool:
+    """Whether the architecture can widen D's input to m packed samples (PacGAN)."""
+    return "d_pack" in inspect.signature(ARCHS.get(arch)).parameters
+
+
 def build_models(arch: str, shape: Tuple[int, ...], z_dim: int, objective, num_classes: int,
-                 params: dict | None = None) -> Tuple[nn.Module, nn.Module]:
+                 params: dict | None = None, d_pack: int = 1) -> Tuple[nn.Module, nn.Module]:
+    """G and D for data of ``shape``; with ``d_pack = m`` > 1 D takes m samples concatenated
+    along features (the suite's ``stabilise.pacgan``; only architectures that declare
+    ``d_pack`` support it)."""
     fn = ARCHS.get(arch)
     params = dict(params or {})
     valid = arch_params(arch)
@@ -34,6 +42,12 @@ def build_models(arch: str, shape: Tuple[int, ...], z_dim: int, objective, num_c
     if unknown:
         raise ConfigError(f"model_params: unknown key {unknown[0]!r} for architecture {arch!r}; "
                           f"valid: {', '.join(sorted(valid))}")
+    if d_pack != 1:
+        if not supports_d_pack(arch):
+            packing = [a for a in ARCHS.names() if supports_d_pack(a)]
+            raise ConfigError(f"stabilise.pacgan = {d_pack}: architecture {arch!r} cannot pack D's input; "
+                              f"architectures that can: {', '.join(packing)}")
+        params["d_pack"] = d_pack
     return fn(shape=tuple(shape), z_in=z_dim + objective.g_cond_dim(num_classes),
               aux_dim=objective.aux_dim(num_classes), autoencoder=objective.caps.autoencoder_d, **params)
 
@@ -49,4 +63,4 @@ def dcgan_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-from . import dcgan, infogan, mlp  # noqa: E402,F401
+from . import dcgan, infogan, mlp, pacgan  # noqa: E402,F401
