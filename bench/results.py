@@ -16,10 +16,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from .metrics.catalogue import METRICS
+
 RECORD_SCHEMA = 1
-# Metrics where a smaller value is better; all others are larger-is-better. Used to keep the best
-# score over checkpoints and to pick a search's best configuration.
-LOWER_IS_BETTER = frozenset({"frechet_inception_distance", "kernel_inception_distance_mean", "mode_kl", "class_kl"})
+# Transitional: direction is declared only in the metric catalogue (bench.metrics.catalogue:
+# ``metric(key).lower_is_better`` / ``.better(a, b)``). This derived set stays until the engine's
+# best-checkpoint scoring and the runner's best-configuration selection ask the catalogue; then
+# it goes.
+LOWER_IS_BETTER = frozenset(k for k, m in METRICS.items() if m.lower_is_better)
 RECORD_NAME = "record.json"
 
 

@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 
 from bench import aggregate as agg
+from bench.errors import MetricsError
+from bench.metrics.catalogue import METRICS
+from bench.report.captions import table_caption
 
 FID = "metric.best.frechet_inception_distance"
 NAN = math.nan
@@ -76,15 +79,15 @@ def _cell(table, dataset, loss):
     return r.iloc[0]
 
 
-def test_registry_declares_every_metric_once():
-    keys = [m.key for m in agg.METRICS.values()]
+def test_catalogue_declares_every_metric_once():
+    keys = [m.key for m in METRICS.values()]
     assert len(keys) == len(set(keys))
     fid = agg.get_metric("fid")
     assert agg.get_metric("frechet_inception_distance") is fid
     assert fid.col("best") == FID and not fid.higher_is_better and fid.format(6.849) == "6.8"
     assert agg.get_metric("inception_score_mean").higher_is_better
     assert agg.get_metric("mode_kl").higher_is_better is False
-    with pytest.raises(KeyError, match="unknown metric"):
+    with pytest.raises(MetricsError, match="unknown metric"):
         agg.get_metric("nope")
 
 
@@ -110,7 +113,7 @@ def test_grid_means_std_counts_and_notes(runs):
     assert mm["note"] == "2/6 excluded: 1 diverged, 1 failed"
     assert "grid" in ns["rule"]
     # caption names metric, extractor, and every exclusion with its count
-    cap = t.caption()
+    cap = table_caption(t)
     assert "FID (lower is better)" in cap and "inception" in cap
     assert "NS GAN / MNIST: 1/4 excluded: diverged" in cap
     assert "MM GAN / CIFAR-10: 2/6 excluded: 1 diverged, 1 failed" in cap
@@ -146,7 +149,7 @@ def test_best_and_mann_whitney(runs):
     w = _cell(t, "mnist", "wgan")
     assert not w["best"] and w["p_vs_best"] == pytest.approx(0.1)
     assert not w["tied_with_best"] and not w["testable"]
-    assert "3 vs 3 seeds: 0.1" in t.caption()
+    assert "3 vs 3 seeds: 0.1" in table_caption(t)
     # CIFAR-10: 4 vs 4 completely separated: exact p = 2 / C(8,4) = 2/70 < 0.05 -> significantly worse
     mm = _cell(t, "cifar10", "mm")
     assert mm["p_vs_best"] == pytest.approx(2.0 / 70.0) and not mm["tied_with_best"] and mm["testable"]

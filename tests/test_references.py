@@ -9,6 +9,7 @@ import pytest
 
 from bench import aggregate as agg
 from bench import references
+from bench.report.captions import comparison_caption
 
 FID = "metric.best.frechet_inception_distance"
 
@@ -77,7 +78,7 @@ def test_compare_marks_within_and_outside(extractor):
     ac = _get(comp, "acgan", "mnist")
     assert ac["status"] == "not published" and ac["within"] is None and math.isnan(ac["pub_mean"])
     assert set(comp.cells["dataset"]) == {"mnist"}  # ring8 never compared, no unrun published datasets
-    assert "Lucic et al. 2018" in comp.caption()
+    assert "Lucic et al. 2018" in comparison_caption(comp)
 
 
 def test_compare_refuses_incomparable_extractor():
@@ -85,7 +86,7 @@ def test_compare_refuses_incomparable_extractor():
     comp = agg.compare_reference(agg.aggregate(runs, "fid", n_boot=100), "lucic2018", runs)
     assert not comp.comparable and comp.cells.empty
     assert "'classifier' extractor" in comp.reason and "2015-12-05" in comp.reason
-    assert comp.caption().startswith("No comparison with Lucic et al. 2018")
+    assert comparison_caption(comp).startswith("No comparison with Lucic et al. 2018")
     # mixing a comparable and an incomparable extractor is refused too
     mixed = pd.concat([_runs("inception"), _runs("classifier").assign(dataset="cifar10")])
     comp = agg.compare_reference(agg.aggregate(mixed, "fid", n_boot=100), "lucic2018", mixed)

@@ -25,6 +25,11 @@ class DatasetInfo:
     splits: Tuple[str, ...] = ("train", "test")
     needs_root: bool = True
     extras: dict = field(default_factory=dict)  # e.g. mixture modes for 2-D data
+    label: str = ""  # display label (reports); the name when empty
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
 
     @property
     def labelled(self) -> bool:
@@ -105,5 +110,5 @@ def _load_cached(name: str, split: str, root: str) -> Dataset:
     return Dataset(info, split, x.contiguous(), y.to(torch.int64).contiguous())
 
 
-from . import toy, mnist5k, vision  # noqa: E402,F401  (registration)
+from . import vision, mnist5k, toy  # noqa: E402,F401  (registration; the order is the report order)
 from .feed import BatchFeed  # noqa: E402,F401

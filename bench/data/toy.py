@@ -39,11 +39,11 @@ def _loader(modes_fn, std):
     return load
 
 
-for _name, _fn, _std, _desc in [
-    ("ring8", ring8_modes, 0.02, "8 Gaussians on a circle of radius 2, std 0.02"),
-    ("grid25", grid25_modes, 0.05, "5x5 grid of Gaussians at {-4,-2,0,2,4}^2, std 0.05"),
+for _name, _label, _fn, _std, _desc in [
+    ("ring8", "Ring-8", ring8_modes, 0.02, "8 Gaussians on a circle of radius 2, std 0.02"),
+    ("grid25", "Grid-25", grid25_modes, 0.05, "5x5 grid of Gaussians at {-4,-2,0,2,4}^2, std 0.05"),
 ]:
     DATASETS.add(_name, DatasetInfo(
         name=_name, kind="points", shape=(2,), num_classes=len(_fn()), description=_desc,
-        loader=_loader(_fn, _std), needs_root=False, extras={"modes": _fn(), "std": _std},
+        loader=_loader(_fn, _std), needs_root=False, extras={"modes": _fn(), "std": _std}, label=_label,
     ))

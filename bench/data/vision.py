@@ -121,12 +121,13 @@ def _load_celeba(split, root: Path):
 
 
 DATASETS.add("mnist", DatasetInfo(
-    "mnist", "image", (1, 28, 28), 10, "MNIST, 60,000 train / 10,000 test", _mnist_like("mnist", "MNIST")))
+    "mnist", "image", (1, 28, 28), 10, "MNIST, 60,000 train / 10,000 test", _mnist_like("mnist", "MNIST"),
+    label="MNIST"))
 DATASETS.add("fashion-mnist", DatasetInfo(
     "fashion-mnist", "image", (1, 28, 28), 10, "Fashion-MNIST, 60,000 train / 10,000 test",
-    _mnist_like("fashion-mnist", "FashionMNIST")))
+    _mnist_like("fashion-mnist", "FashionMNIST"), label="Fashion-MNIST"))
 DATASETS.add("cifar10", DatasetInfo(
-    "cifar10", "image", (3, 32, 32), 10, "CIFAR-10, 50,000 train / 10,000 test", _load_cifar))
+    "cifar10", "image", (3, 32, 32), 10, "CIFAR-10, 50,000 train / 10,000 test", _load_cifar, label="CIFAR-10"))
 DATASETS.add("celeba", DatasetInfo(
     "celeba", "image", (3, 64, 64), 0, "CelebA aligned, centre crop 160, resized to 64x64 (unlabelled)",
-    _load_celeba, splits=("train", "valid", "test")))
+    _load_celeba, splits=("train", "valid", "test"), label="CelebA"))

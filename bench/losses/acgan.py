@@ -11,6 +11,7 @@ class ACGAN(Objective):
     for D and on fake for G; G is conditioned on a uniformly drawn class (Odena et al., 2017)."""
 
     name = "acgan"
+    label = "ACGAN"  # display label (reports)
     caps = Caps(needs_labels=True, aux_head="class", label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = "Odena, Olah, Shlens, Conditional Image Synthesis with Auxiliary Classifier GANs, ICML 2017"

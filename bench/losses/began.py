@@ -11,6 +11,7 @@ class BEGAN(Objective):
     convergence measure M = L(x) + |γ L(x) − L(G(z))| (Berthelot et al., 2017)."""
 
     name = "began"
+    label = "BEGAN"  # display label (reports)
     caps = Caps(autoencoder_d=True, stateful=True)
     defaults = {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.999]}}
     citation = ("Berthelot, Schumm, Metz, BEGAN: Boundary Equilibrium GANs, arXiv:1703.10717, 2017 "

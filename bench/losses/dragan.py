@@ -9,6 +9,7 @@ class DRAGAN(Objective):
     x_p = x + 0.5·std(x)·u with u ~ U[0, 1] elementwise, x̂ = x + α(x_p − x), α ~ U[0, 1]."""
 
     name = "dragan"
+    label = "DRAGAN"  # display label (reports)
     caps = Caps(label_smoothing=True, gradient_penalty=True)
     defaults = {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.5, 0.9]},
                 "model_params": {"d_norm": "none"}}

@@ -15,6 +15,7 @@ class InfoGAN(Objective):
     during a G step."""
 
     name = "infogan"
+    label = "InfoGAN"  # display label (reports)
     caps = Caps(aux_head="info", label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr_d": 2e-4, "lr_g": 1e-3, "betas": [0.5, 0.999]}}
     citation = ("Chen et al., InfoGAN: Interpretable Representation Learning by Information "

@@ -7,6 +7,7 @@ class LeastSquares(Objective):
     """Least-squares GAN with targets a = 0 (fake), b = 1 (real), c = 1 (Mao et al., 2017)."""
 
     name = "lsgan"
+    label = "LSGAN"  # display label (reports)
     caps = Caps(label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = "Mao et al., Least Squares Generative Adversarial Networks, ICCV 2017"

@@ -8,6 +8,7 @@ class Minimax(Objective):
     """Minimax GAN: the original saturating game (Goodfellow et al., 2014)."""
 
     name = "mm"
+    label = "MM GAN"  # display label (reports)
     caps = Caps(label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = ("Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014; "

@@ -7,6 +7,7 @@ class NonSaturating(Objective):
     """Non-saturating GAN: G maximises log D(G(z)) (Goodfellow et al., 2014)."""
 
     name = "ns"
+    label = "NS GAN"  # display label (reports)
     caps = Caps(label_smoothing=True)
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = ("Goodfellow et al., Generative Adversarial Nets, NeurIPS 2014; "

@@ -13,6 +13,7 @@ class WGAN(Objective):
     """Wasserstein GAN with weight clipping (Arjovsky et al., 2017)."""
 
     name = "wgan"
+    label = "WGAN"  # display label (reports)
     caps = Caps(n_critic=5, weight_clip=True)
     defaults = {"optim": {"name": "rmsprop", "lr": 5e-5}, "n_critic": 5}
     citation = "Arjovsky, Chintala, Bottou, Wasserstein GAN, ICML 2017 (RMSProp lr 5e-5, c = 0.01, n_critic = 5)"

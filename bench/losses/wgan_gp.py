@@ -8,6 +8,7 @@ class WGANGP(Objective):
     """Wasserstein critic loss with a gradient penalty on random interpolates (Gulrajani et al., 2017)."""
 
     name = "wgan-gp"
+    label = "WGAN-GP"  # display label (reports)
     caps = Caps(n_critic=5, gradient_penalty=True)
     defaults = {"optim": {"name": "adam", "lr": 1e-4, "betas": [0.0, 0.9]}, "n_critic": 5,
                 "model_params": {"d_norm": "none"}}

@@ -64,3 +64,16 @@ def sha256_state_dict(state_dict) -> str:
 def short_hash(obj: Any, n: int = 12) -> str:
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
+
+
+_FILE_HASHES: dict = {}
+
+
+def file_hash(path) -> str:
+    """sha256 of a file, memoised per (resolved path, size, mtime)."""
+    p = str(Path(path).resolve())
+    st = os.stat(p)
+    key = f"{p}:{st.st_size}:{st.st_mtime_ns}"
+    if key not in _FILE_HASHES:
+        _FILE_HASHES[key] = sha256_file(p)
+    return _FILE_HASHES[key]

@@ -18,7 +18,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.aggregate import LOSS_LABELS, MetricDef, dataset_label, loss_label, order_losses  # noqa: E402
+from bench.aggregate import dataset_label, loss_label, order_losses  # noqa: E402
+from bench.aggregate.labels import loss_order  # noqa: E402
+from bench.metrics.catalogue import Metric  # noqa: E402
 
 __all__ = [
     "true_modes",
@@ -55,12 +57,13 @@ def _loss_order(losses) -> list[str]:
 
 
 def _palette(losses) -> dict[str, tuple]:
-    order = list(LOSS_LABELS) + sorted(set(losses) - set(LOSS_LABELS))
+    known = loss_order()
+    order = known + sorted(set(losses) - set(known))
     colors = sns.color_palette("tab10", n_colors=max(10, len(order)))
     return {loss: colors[i % len(colors)] for i, loss in enumerate(order)}
 
 
-def score_distribution(scores: pd.DataFrame, metric: MetricDef, dataset: str) -> bytes | None:
+def score_distribution(scores: pd.DataFrame, metric: Metric, dataset: str) -> bytes | None:
     """Box + strip plot of per-run scores by objective for one dataset.
 
     ``scores``: columns ``loss, value`` (scored runs only) and optionally ``collapsed``.
@@ -90,7 +93,7 @@ _PANELS = [
 ]
 
 
-def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset: str, metric: MetricDef | None = None) -> bytes | None:
+def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset: str, metric: Metric | None = None) -> bytes | None:
     """Training curves of one representative run per objective for one dataset.
 
     ``curves``: long table ``run_id, step, name, value``; ``runs_by_loss``: loss -> run_id.
@@ -159,7 +162,7 @@ def mode_coverage(points: np.ndarray, dataset: str, title: str = "") -> bytes | 
     return to_png(fig)
 
 
-def budget_plot(curves: pd.DataFrame, metric: MetricDef) -> bytes | None:
+def budget_plot(curves: pd.DataFrame, metric: Metric) -> bytes | None:
     """Expected best score vs number of configurations tried (mean and band), one
     panel per (dataset, phase), one line per objective."""
     if curves.empty:

@@ -13,7 +13,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bench import aggregate as agg
+from bench.metrics.catalogue import Metric
 from bench.report import figures, latex
+from bench.report.captions import comparison_caption, table_caption
 
 __all__ = ["load_results", "write_report", "main_report"]
 
@@ -114,10 +116,10 @@ def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
     return {
         "id": t.metric.id,
         "title": f"{t.metric.label} ({t.metric.direction})",
-        "caption": t.caption(),
+        "caption": table_caption(t),
         "columns": cols,
         "rows": rows,
-        "comparison": comp.caption() if comp is not None else "",
+        "comparison": comparison_caption(comp) if comp is not None else "",
         "comparable": bool(comp is not None and comp.comparable),
     }
 
@@ -172,7 +174,7 @@ def _provenance(runs: pd.DataFrame, suite: dict, results_dir: Path) -> list[tupl
     return items
 
 
-def _runs_rows(runs: pd.DataFrame, primary: agg.MetricDef | None, which: str) -> tuple[list[str], list[list[str]]]:
+def _runs_rows(runs: pd.DataFrame, primary: Metric | None, which: str) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in ["run_id", "dataset", "loss", "model", "seed", "search.phase", "status", "reason", "collapsed"] if c in runs.columns]
     score_col = primary.col(which) if primary is not None else None
     header = cols + ([primary.label] if score_col and score_col in runs.columns else []) + ["wall s", "device"]
@@ -223,7 +225,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
 
             ref = references.load(compare)
             comparison = agg.Comparison(ref, False, f"these results contain no {ref.metric_label} scores.", pd.DataFrame())
-        compare_note = comparison.caption()
+        compare_note = comparison_caption(comparison)
         if not comparison.comparable:
             log.warning("%s", compare_note)
 
@@ -244,7 +246,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
         if (ds, loss) not in reps:
             reps[(ds, loss)] = str(g.sort_values("seed")["run_id"].iloc[0]) if "seed" in g else str(g["run_id"].iloc[0])
 
-    datasets = sorted(runs["dataset"].dropna().unique(), key=agg._dataset_rank) if len(runs) else []
+    datasets = sorted(runs["dataset"].dropna().unique(), key=agg.dataset_rank) if len(runs) else []
     sections = []
     for ds in datasets:
         t = primary_by_ds.get(ds)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.aggregate import Comparison, Table, dataset_label, loss_label
+from bench.report.captions import comparison_caption, table_caption
 
 __all__ = ["escape_latex", "table_to_latex", "comparison_to_latex", "cost_to_latex", "tables_to_latex"]
 
@@ -86,13 +87,13 @@ def table_to_latex(table: Table, label: str | None = None) -> str:
     marks.index = text.index
     text.columns.name = None
     marks.columns.name = None
-    return _styled(text, marks, table.caption(), label or f"tab:{table.metric.id}")
+    return _styled(text, marks, table_caption(table), label or f"tab:{table.metric.id}")
 
 
 def comparison_to_latex(comp: Comparison, label: str = "tab:compare") -> str:
     """Ours beside a published reference; a commented note when not comparable."""
     if not comp.comparable:
-        return "% " + escape_latex(comp.caption()).replace("\n", " ") + "\n"
+        return "% " + escape_latex(comparison_caption(comp)).replace("\n", " ") + "\n"
     c = comp.cells
     ref = comp.reference
     datasets = [d for d in ref.datasets if d in set(c["dataset"])]
@@ -113,7 +114,7 @@ def comparison_to_latex(comp: Comparison, label: str = "tab:compare") -> str:
             out.loc[r["row_label"], (d, ref.short)] = pub
         if r["within"] is not None and not (isinstance(r["within"], float) and math.isnan(r["within"])):
             out.loc[r["row_label"], (d, "in 2σ")] = "yes" if r["within"] else "no"
-    return _styled(out, None, comp.caption(), label)
+    return _styled(out, None, comparison_caption(comp), label)
 
 
 def cost_to_latex(cost: pd.DataFrame, label: str = "tab:cost") -> str:

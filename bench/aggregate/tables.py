@@ -1,0 +1,307 @@
+"""Tables of one metric from the results table (``runs.parquet``): cells, cost per cell, and
+budget curves.
+
+A *cell* is one (dataset, loss[, other axes]) combination; it carries the mean and sample
+standard deviation of a metric over seeds, the counts of runs that were left out and why, a
+seeded bootstrap confidence interval of the mean, and whether the objective differs
+significantly from the best one in its column (two-sided Mann-Whitney U over seeds).
+
+Diverged and failed runs have no score: they are left out of mean/std and counted.
+Collapsed runs are kept unless ``exclude_collapsed=True``.  Whatever is left out is
+written into the cell note ("1/5 excluded: diverged") -- never silently dropped.
+Captions are written by the report layer (:mod:`bench.report.captions`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.catalogue import Metric
+from .labels import dataset_label, dataset_ranker, order_losses
+from .selection import SEARCH_PHASES, _phase, _truthy, _values, get_metric, is_cost, resolve_which, select_rows
+from .statistics import bootstrap_ci, mann_whitney_p, min_mann_whitney_p, stable_seed
+
+__all__ = ["Table", "aggregate", "representative_runs", "cost_table", "budget_curves"]
+
+
+@dataclass
+class Table:
+    """Cells of one metric.  ``cells`` has one row per (axes) combination with columns
+    ``mean, std, n, n_total, n_failed, n_diverged, n_missing, n_collapsed,
+    n_collapsed_excluded, ci_low, ci_high, p_vs_best, best, tied_with_best, note, rule,
+    values, run_ids, column`` plus the axis columns."""
+
+    metric: Metric
+    cells: pd.DataFrame
+    axes: list[str]
+    which: str
+    extractors: list[str]
+    exclude_collapsed: bool
+    alpha: float
+    confidence: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def column_axes(self) -> list[str]:
+        return [a for a in self.axes if a != "loss"]
+
+    def rules(self) -> list[str]:
+        return sorted(set(self.cells["rule"]))
+
+    def cell_text(self, row) -> str:
+        if row["n"] == 0:
+            return "—"
+        if row["n"] == 1 or not np.isfinite(row["std"]):
+            return self.metric.format(row["mean"])
+        return f"{self.metric.format(row['mean'])} ± {self.metric.format(row['std'])}"
+
+    def wide(self, field_: str = "text") -> pd.DataFrame:
+        """Objectives as rows, columns = the non-loss axes (``column`` label)."""
+        c = self.cells.copy()
+        c["text"] = [self.cell_text(r) for _, r in c.iterrows()]
+        return c.pivot(index="loss", columns="column", values=field_).reindex(
+            index=self.loss_order(), columns=self.column_order()
+        )
+
+    def loss_order(self) -> list[str]:
+        return order_losses(self.cells["loss"])
+
+    def column_order(self) -> list[str]:
+        return list(dict.fromkeys(self.cells.sort_values("_col_order")["column"]))
+
+
+def _axes(runs: pd.DataFrame, axes: Sequence[str] | None) -> list[str]:
+    if axes is None:
+        axes = ["dataset", "loss"]
+        # "model" is an axis only when one (dataset, loss) was run with several models
+        if "model" in runs.columns and len(runs) and runs.groupby(["dataset", "loss"])["model"].nunique().max() > 1:
+            axes.append("model")
+    axes = list(axes)
+    if "loss" not in axes:
+        raise ValueError("axes must contain 'loss' (objectives are the table rows)")
+    return axes
+
+
+def _column_label(key: tuple, col_axes: list[str]) -> str:
+    parts = []
+    for a, v in zip(col_axes, key):
+        parts.append(dataset_label(v) if a == "dataset" else str(v))
+    return " / ".join(parts) if parts else "all"
+
+
+def aggregate(
+    runs: pd.DataFrame,
+    metric: str | Metric = "fid",
+    *,
+    which: str = "auto",
+    axes: Sequence[str] | None = None,
+    exclude_collapsed: bool = False,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Table:
+    """Aggregate ``runs`` (the ``runs.parquet`` table) into cells of one metric."""
+    m = get_metric(metric)
+    which = resolve_which(runs, m, which)
+    col = m.col(which)
+    axes = _axes(runs, axes)
+    col_axes = [a for a in axes if a != "loss"]
+    rank = dataset_ranker()
+    records = []
+    for key, group in runs.groupby(axes, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        kd = dict(zip(axes, key))
+        rows, rule = select_rows(group, col, m.higher_is_better)
+        v = _values(rows, col)
+        status = rows["status"].astype(object) if "status" in rows else pd.Series("done", index=rows.index)
+        failed = status.eq("failed")
+        diverged = status.eq("diverged")
+        missing = ~failed & ~diverged & ~np.isfinite(v)
+        collapsed = _truthy(rows, "collapsed") & ~failed & ~diverged & ~missing
+        keep = ~failed & ~diverged & ~missing
+        if exclude_collapsed:
+            keep &= ~collapsed
+        x = v[keep].to_numpy(float)
+        n_total = len(rows)
+        counts = [
+            (int(diverged.sum()), "diverged"),
+            (int(failed.sum()), "failed"),
+            (int(missing.sum()), "no score"),
+        ]
+        if exclude_collapsed:
+            counts.append((int(collapsed.sum()), "collapsed"))
+        counts = [(c, w) for c, w in counts if c]
+        n_out = sum(c for c, _ in counts)
+        note = ""
+        if n_out:
+            if len(counts) == 1:
+                note = f"{n_out}/{n_total} excluded: {counts[0][1]}"
+            else:
+                note = f"{n_out}/{n_total} excluded: " + ", ".join(f"{c} {w}" for c, w in counts)
+        if not exclude_collapsed and collapsed.any():
+            kept = f"{int(collapsed.sum())} collapsed kept"
+            note = f"{note}; {kept}" if note else kept
+        ci = bootstrap_ci(x, n_boot, confidence, stable_seed(seed, key))
+        records.append(
+            {
+                **kd,
+                "column": _column_label(tuple(kd[a] for a in col_axes), col_axes),
+                "_col_order": tuple(rank(kd[a]) if a == "dataset" else (0, str(kd[a])) for a in col_axes),
+                "mean": float(x.mean()) if len(x) else math.nan,
+                "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+                "n": int(len(x)),
+                "n_total": n_total,
+                "n_failed": int(failed.sum()),
+                "n_diverged": int(diverged.sum()),
+                "n_missing": int(missing.sum()),
+                "n_collapsed": int(collapsed.sum()),
+                "n_collapsed_excluded": int(collapsed.sum()) if exclude_collapsed else 0,
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+                "note": note,
+                "rule": rule,
+                "values": x.tolist(),
+                "run_ids": rows.loc[keep, "run_id"].tolist() if "run_id" in rows else [],
+                "all_run_ids": rows["run_id"].tolist() if "run_id" in rows else [],
+                "_measured": bool(np.isfinite(_values(group, col)).any()),
+            }
+        )
+    cells = pd.DataFrame.from_records(records)
+    if cells.empty:
+        cells = pd.DataFrame(columns=[*axes, "column", "_col_order", "mean", "std", "n", "note", "rule", "values"])
+    if len(cells) and "_measured" in cells:
+        # a column where the metric was never computed (e.g. FID on 2-D data) is not shown
+        measured_cols = set(cells.loc[cells["_measured"], "column"])
+        cells = cells[cells["column"].isin(measured_cols)].drop(columns="_measured").reset_index(drop=True)
+    cells["best"] = False
+    cells["tied_with_best"] = False
+    cells["p_vs_best"] = math.nan
+    cells["testable"] = True  # False: too few seeds for the test to reach alpha against the best
+    for _, idx in cells.groupby("column", sort=False).groups.items():
+        sub = cells.loc[idx]
+        sub = sub[sub["n"] > 0]
+        if sub.empty:
+            continue
+        b = sub["mean"].idxmax() if m.higher_is_better else sub["mean"].idxmin()
+        cells.loc[b, "best"] = True
+        cells.loc[b, "tied_with_best"] = True
+        cells.loc[b, "p_vs_best"] = 1.0
+        for i in sub.index:
+            if i == b:
+                continue
+            p = mann_whitney_p(cells.at[b, "values"], cells.at[i, "values"])
+            cells.at[i, "p_vs_best"] = p
+            if min_mann_whitney_p(len(cells.at[b, "values"]), len(cells.at[i, "values"])) >= alpha:
+                cells.at[i, "testable"] = False  # no outcome could be significant: mark nothing
+            else:
+                cells.at[i, "tied_with_best"] = bool(np.isfinite(p) and p >= alpha)
+    extractors = []
+    if "eval.extractor" in runs.columns and not is_cost(m):
+        scored = runs[np.isfinite(_values(runs, col))]
+        extractors = sorted(set(scored["eval.extractor"].dropna().astype(str)))
+    return Table(m, cells, axes, which, extractors, exclude_collapsed, alpha, confidence)
+
+
+def representative_runs(table: Table) -> dict[tuple, str]:
+    """Per cell, the run whose score is closest to the cell median (ties: first)."""
+    out = {}
+    for _, r in table.cells.iterrows():
+        if not r["n"]:
+            continue
+        x = np.asarray(r["values"], float)
+        med = np.median(x)
+        out[tuple(r[a] for a in table.axes)] = r["run_ids"][int(np.argmin(np.abs(x - med)))]
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# cost
+# --------------------------------------------------------------------------------------
+def cost_table(runs: pd.DataFrame, axes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Cost per cell over ALL runs of the cell (search phases included): steps/s and
+    wall time per run (mean ± sample std over runs that report them), number of runs,
+    device-hours (sum of wall time / 3600) and the devices used."""
+    axes = _axes(runs, axes)
+    rank = dataset_ranker()
+    recs = []
+    groups = sorted(runs.groupby(axes, sort=False, dropna=False),
+                    key=lambda kv: tuple(rank(v) if a == "dataset" else (0, str(v)) for a, v in zip(axes, kv[0])))
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        sps = _values(g, "cost.steps_per_s").dropna()
+        wall = _values(g, "cost.wall_s").dropna()
+        recs.append(
+            {
+                **dict(zip(axes, key)),
+                "runs": len(g),
+                "steps_per_s_mean": float(sps.mean()) if len(sps) else math.nan,
+                "steps_per_s_std": float(sps.std(ddof=1)) if len(sps) > 1 else math.nan,
+                "wall_s_mean": float(wall.mean()) if len(wall) else math.nan,
+                "wall_s_std": float(wall.std(ddof=1)) if len(wall) > 1 else math.nan,
+                "device_hours": float(wall.sum()) / 3600.0,
+                "device": ", ".join(sorted(set(g["cost.device"].dropna().astype(str)))) if "cost.device" in g else "",
+            }
+        )
+    return pd.DataFrame.from_records(recs)
+
+
+# --------------------------------------------------------------------------------------
+# budget curves (Lucic et al. 2018, Fig. 4/5)
+# --------------------------------------------------------------------------------------
+def budget_curves(
+    runs: pd.DataFrame,
+    metric: str | Metric = "fid",
+    *,
+    which: str = "auto",
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Expected best score as a function of the number of configurations tried.
+
+    For each (dataset, loss, phase) with search rows, every configuration gets one score
+    (the mean over its scored runs; a configuration without a score -- failed or
+    diverged -- stays in the pool and can never be the best).  ``n_boot`` seeded draws of
+    K configurations with replacement are taken; the running best over the first k of a
+    draw is a bootstrap draw of "best of k".  Returns ``dataset, loss, phase, k, K,
+    mean, lo, hi, p_none`` (``p_none``: share of draws where no configuration scored,
+    left out of mean/band).
+    """
+    m = get_metric(metric)
+    col = m.col(resolve_which(runs, m, which))
+    phase = _phase(runs)
+    search = runs[phase.isin(SEARCH_PHASES)].assign(_phase=phase[phase.isin(SEARCH_PHASES)])
+    out = []
+    if search.empty:
+        return pd.DataFrame(columns=["dataset", "loss", "phase", "k", "K", "mean", "lo", "hi", "p_none"])
+    a = (1.0 - confidence) / 2.0
+    for (ds, loss, ph), g in search.groupby(["dataset", "loss", "_phase"], sort=True):
+        v = _values(g, col).where(g["status"].eq("done"))
+        cfg = g["search.config_id"] if "search.config_id" in g else g["run_id"]
+        scores = v.groupby(cfg).mean().to_numpy(float)  # NaN when no scored run
+        K = len(scores)
+        s = -scores if m.higher_is_better else scores.copy()
+        s[~np.isfinite(s)] = np.inf
+        rng = np.random.default_rng(stable_seed(seed, (ds, loss, ph)))
+        draws = s[rng.integers(0, K, size=(n_boot, K))]
+        running = np.minimum.accumulate(draws, axis=1)
+        for k in range(1, K + 1):
+            b = running[:, k - 1]
+            fin = b[np.isfinite(b)]
+            if m.higher_is_better:
+                fin = -fin
+            if len(fin):
+                lo, hi = np.quantile(fin, [a, 1 - a])
+                mean = fin.mean()
+            else:
+                lo = hi = mean = math.nan
+            out.append(
+                dict(dataset=ds, loss=loss, phase=ph, k=k, K=K, mean=float(mean), lo=float(lo), hi=float(hi),
+                     p_none=float(1 - len(fin) / n_boot))
+            )
+    return pd.DataFrame.from_records(out)

@@ -1,0 +1,67 @@
+"""Captions of the report's tables: what a table shows, how its cells were selected and what
+was left out, and why a published reference can or cannot be compared."""
+from __future__ import annotations
+
+from bench.aggregate import Comparison, Table, extractor_label, loss_label, min_mann_whitney_p
+from bench.aggregate.selection import is_cost
+
+__all__ = ["table_caption", "comparison_caption", "extractor_text", "selection_text"]
+
+
+def extractor_text(t: Table) -> str:
+    if not t.extractors:
+        return "unknown extractor"
+    parts = []
+    for e in t.extractors:
+        label = extractor_label(e)
+        parts.append(f"{e} ({label})" if label else e)
+    return ", ".join(parts)
+
+
+def selection_text(t: Table) -> str:
+    if is_cost(t.metric):
+        return ""
+    return "best over checkpoints" if t.which == "best" else "final checkpoint"
+
+
+def table_caption(t: Table) -> str:
+    m = t.metric
+    sel = selection_text(t)
+    parts = [f"{m.label} ({m.direction}): mean ± sample std over seeds" + (f", {sel}" if sel else "") + "."]
+    parts.append(f"Extractor: {extractor_text(t)}.")
+    parts.append(
+        "Bold: best mean per column; underlined: not significantly different from the best "
+        f"(two-sided Mann–Whitney U over seeds, α = {t.alpha:g})."
+    )
+    untestable = t.cells[~t.cells["testable"].astype(bool)] if "testable" in t.cells else t.cells[:0]
+    if len(untestable):
+        best_n = {c: int(n) for c, n, b in zip(t.cells["column"], t.cells["n"], t.cells["best"]) if b}
+        pairs = sorted({(best_n[c], int(n)) for n, c in zip(untestable["n"], untestable["column"])}, reverse=True)
+        sizes = "; ".join(f"{a} vs {b} seeds: {min_mann_whitney_p(a, b):.2g}" for a, b in pairs)
+        parts.append(
+            f"{len(untestable)} cell(s) are neither: with so few seeds no outcome could reach α "
+            f"(smallest possible p, best vs cell: {sizes}); run more seeds to test them.")
+    parts.append("Selection: " + "; ".join(t.rules()) + ".")
+    left = [
+        f"{loss_label(r['loss'])} / {r['column']}: {r['note']}"
+        for _, r in t.cells.iterrows()
+        if r["note"]
+    ]
+    if left:
+        parts.append("Exclusions and flags: " + "; ".join(left) + ".")
+    parts.extend(t.notes)
+    return " ".join(parts)
+
+
+def comparison_caption(c: Comparison) -> str:
+    ref = c.reference
+    if not c.comparable:
+        return f"No comparison with {ref.short}: {c.reason}"
+    txt = (
+        f"Ours beside {ref.short} ({ref.source_short}), {ref.metric_label} mean ± std. "
+        f"'in 2σ': our mean lies within the published mean ± 2 std. "
+        f"* published cell with outlier runs left out. 'not run': published only."
+    )
+    if c.warnings:
+        txt += " Caveats: " + " ".join(c.warnings)
+    return txt
