@@ -14,7 +14,6 @@ trial's CPU share, so they compute identical numbers."""
 from __future__ import annotations
 
 import copy
-import json
 import math
 import shutil
 import sys
