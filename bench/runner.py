@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .errors import CorruptRecord, GanbenchError
+from .errors import CorruptRecord
 from .executors import EXECUTORS, FINISHED, RESUME_NAME, SuiteProgress, record_state, run_dir  # noqa: F401
-from .results import LOWER_IS_BETTER, RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record
+from .metrics.catalogue import metric
+from .results import RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record
 from .suite import PlannedRun, Suite, check_budgets
 
 # A run whose record has one of these statuses is a result and is skipped on a re-run. ``stopped``:
@@ -111,14 +112,7 @@ def run_suite(suite: Suite, results_root: Path = Path("results"), executor: str 
 
 
 def _lower_is_better(key: str) -> bool:
-    try:
-        from .metrics.catalogue import metric
-    except ImportError:  # pragma: no cover - older layout
-        return key in LOWER_IS_BETTER
-    try:
-        return metric(key).lower_is_better
-    except GanbenchError:
-        return key in LOWER_IS_BETTER
+    return metric(key).lower_is_better
 
 
 def _read(sdir: Path, run_id: str) -> Optional[Dict[str, Any]]:

@@ -1,13 +1,13 @@
 """Scoring a member during training: the initial generator (a baseline), every evaluation
-checkpoint (best-over-checkpoints kept per metric, in the metric's own direction) and the
-final generator."""
+checkpoint (best-over-checkpoints kept per metric, in the direction the metric catalogue
+declares) and the final generator."""
 from __future__ import annotations
 
 import math
 import time
 
 from ..errors import Diverged, NonFiniteSamples
-from ..results import LOWER_IS_BETTER
+from ..metrics.catalogue import METRICS
 
 
 def evaluate_member(run, final: bool, init: bool = False) -> None:
@@ -32,8 +32,10 @@ def evaluate_member(run, final: bool, init: bool = False) -> None:
         run.log(f"eval.{name}", run.step, value)
         if init:
             continue  # the initial generator is a baseline, not a checkpoint candidate
-        better = value < run.best.get(name, math.inf) if name in LOWER_IS_BETTER else value > run.best.get(name, -math.inf)
-        if name not in run.best or better:
+        m = METRICS.get(name)
+        if m is None:
+            continue  # a score no metric declares has no direction: logged, never "best"
+        if name not in run.best or m.better(value, run.best[name]):
             run.best[name], run.best_step[name] = float(value), run.step
     if final:
         run.provenance["final_checkpoint_step"] = run.step
