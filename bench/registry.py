@@ -127,6 +127,11 @@ class Registry(Generic[T]):
         plugins.ensure_entry_points()
         return sorted(self._items)
 
+    def in_registration_order(self) -> List[str]:
+        """Names in the order they were registered (built-ins first, as their package imports them)."""
+        plugins.ensure_entry_points()
+        return list(self._items)
+
     def __contains__(self, name: object) -> bool:
         plugins.ensure_entry_points()
         try:

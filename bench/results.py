@@ -16,14 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .metrics.catalogue import METRICS
-
 RECORD_SCHEMA = 1
-# Transitional: direction is declared only in the metric catalogue (bench.metrics.catalogue:
-# ``metric(key).lower_is_better`` / ``.better(a, b)``). This derived set stays until the engine's
-# best-checkpoint scoring and the runner's best-configuration selection ask the catalogue; then
-# it goes.
-LOWER_IS_BETTER = frozenset(k for k, m in METRICS.items() if m.lower_is_better)
 RECORD_NAME = "record.json"
 
 

@@ -113,13 +113,7 @@ def _check_eval(spec: RunSpec, info, where: str) -> None:
     heavy and only validation needs it."""
     from . import metrics
 
-    settings = dataclasses.asdict(spec.eval)
     try:
-        check = getattr(metrics, "check_eval_settings", None)
-        if check is not None:
-            check(settings, info)
-        elif spec.eval.extractor != "none":
-            metrics.resolve_extractor(spec.eval.extractor, info)
-            metrics._validate(settings, n_split=10 ** 9)
+        metrics.check_eval_settings(dataclasses.asdict(spec.eval), info)
     except MetricsError as e:
         raise ConfigError(f"{where}: {e}") from None

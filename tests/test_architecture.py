@@ -144,10 +144,6 @@ def describe(comp: List[str], graph) -> str:
 # others; listed so that any other cycle fails at once. Remove an entry (and the xfail goes) when
 # its fix lands.
 KNOWN_CYCLE_EDGES: Dict[Tuple[str, str], str] = {
-    ("bench.metrics.extractor_registry", "bench.metrics.builtin_extractors"): (
-        "bench/metrics/extractor_registry.py imports bench/metrics/builtin_extractors.py at its end to "
-        "register the built-ins, and builtin_extractors imports the registry: import builtin_extractors "
-        "from bench/metrics/__init__.py instead (as bench/losses/__init__.py does), then drop this entry."),
 }
 
 

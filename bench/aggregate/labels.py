@@ -8,10 +8,7 @@ from typing import Iterable
 
 def _registration_order(reg) -> list[str]:
     """Built-in names of a registry, in the order they were registered."""
-    reg.names()  # loads the entry-point plugins first
-    ordered = getattr(reg, "in_registration_order", None)
-    names = ordered() if callable(ordered) else list(reg._items)  # noqa: SLF001 (insertion order)
-    return [n for n in names if reg.origin(n).builtin]
+    return [n for n in reg.in_registration_order() if reg.origin(n).builtin]
 
 
 def _losses():

@@ -31,9 +31,6 @@ def test_each_key_declared_once_with_unique_ids():
 
 def test_evaluation_directions_are_the_historic_ones():
     assert {k for k, m in METRICS.items() if m.lower_is_better and m.kind != "cost"} == HISTORIC_LOWER
-    from bench.results import LOWER_IS_BETTER  # transitional, derived from the catalogue
-
-    assert LOWER_IS_BETTER == frozenset(k for k, m in METRICS.items() if m.lower_is_better)
 
 
 def test_lookup_and_unknown_key():
