@@ -95,3 +95,15 @@ def test_pacgan_off_keeps_run_ids():
     b = resolve("ns", {"dataset": "ring8", "stabilise": {"pacgan": 1}})
     assert a.run_id == b.run_id and "pacgan" not in a.identity()["stabilise"]
     assert spec(m=2).run_id != spec(m=1).run_id
+
+
+def test_pacgan_mixtures_have_distinct_modes_where_published():
+    from bench.data import DATASETS, load
+
+    ring = DATASETS.get("ring8-pacgan").extras["modes"]
+    assert torch.allclose(ring.norm(dim=1), torch.ones(8)) and torch.cdist(ring, ring).add(torch.eye(8)).min() > 0.7
+    assert torch.allclose(ring[2], torch.tensor([0.0, 1.0]), atol=1e-6)  # (cos 2*pi*2/8, sin 2*pi*2/8)
+    grid = DATASETS.get("grid25-pacgan").extras["modes"]
+    assert len({tuple(v) for v in grid.tolist()}) == 25 and set(grid[:, 0].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+    x = load("ring8-pacgan", "train").x
+    assert len(x) == 100_000 and abs(x.norm(dim=1).mean().item() - 1.0) < 0.01
