@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import TRAINING_SEMANTICS_VERSION
 
@@ -64,6 +64,10 @@ class EvalSpec:
     kid_subset_size: int = 1000
     seed: int = 0  # seed of the fixed evaluation latents
     weights_path: Optional[str] = None  # local weights file for the 'inception' extractor
+    # when a mode of a 2-D mixture counts as covered: 'ganbench' (>= 20 of 2,500 samples, scaled),
+    # 'pacgan' (>= 1 high-quality sample, PacGAN's code) or an integer count (bench.metrics.modes).
+    # Added after run ids existed: left out of the identity at its default, so every id stays.
+    mode_threshold: Union[str, int] = "ganbench"
 
 
 @dataclass
@@ -129,6 +133,8 @@ class RunSpec:
             d["debug"].pop("raise_seeds", None)
         if d["stabilise"].get("pacgan") == 1:  # added after run ids existed: unset keeps every id
             d["stabilise"].pop("pacgan", None)
+        if d["eval"].get("mode_threshold") == "ganbench":  # added after run ids existed: default keeps ids
+            d["eval"].pop("mode_threshold", None)
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION
         return d
 

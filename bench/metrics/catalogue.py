@@ -109,9 +109,13 @@ _BUILTIN: List[Metric] = [
     _m("precision", "precision", "Precision", False, "{:.3f}", "quality", F, "prc"),
     _m("recall", "recall", "Recall", False, "{:.3f}", "quality", F, "prc"),
     _m("f_score", "f_score", "F-score", False, "{:.3f}", "quality", F, "prc"),
+    # Naeem et al. 2020 (same features and k as precision/recall); requested with 'prc'
+    _m("density", "density", "Density", False, "{:.3f}", "quality", F, "prc"),
+    _m("coverage", "coverage", "Coverage", False, "{:.3f}", "quality", F, "prc"),
     _m("modes_covered", "modes_covered", "Modes covered", False, "{:.1f}", "modes", M),
     _m("high_quality_fraction", "high_quality_fraction", "High-quality samples", False, "{:.3f}", "modes", M),
     _m("mode_kl", "mode_kl", "Mode KL", True, "{:.3f}", "modes", M),
+    _m("mode_entropy", "mode_entropy", "Mode entropy (nats)", False, "{:.3f}", "modes", M, table=False),
     _m("classes_covered", "classes_covered", "Classes covered", False, "{:.1f}", "classes", C),
     _m("class_kl", "class_kl", "Class KL", True, "{:.3f}", "classes", C),
     # no table of their own

@@ -18,8 +18,9 @@ from .cache import atomic_torch_save, cache_root
 from .catalogue import METRICS, keys_for
 from .extractor_registry import EXTRACTORS, NONE, Extractor, ExtractorContext
 from .fidelity import fidelity_metrics, torch_fidelity_version
-from .modes import (class_metrics, coverage_threshold, mixture_mode_metrics, per_class_precision_recall)
-from .primitives import fid_from_features, kid_from_features, prc_from_features
+from .modes import (class_metrics, coverage_threshold, mixture_mode_metrics, mode_threshold_text,
+                    per_class_precision_recall)
+from .primitives import density_coverage, fid_from_features, kid_from_features, prc_from_features
 from .scores import Scores
 from .settings import EXTRA_KWARGS, _spec_dict, _validate, resolve_extractor
 
@@ -132,6 +133,7 @@ def _evaluate_points(ex: Extractor, ctx: ExtractorContext, fake, ref, ref_idx, m
         values.update(kid_from_features(fake, real, s["kid_subset_size"]))
     if "prc" in metrics:
         values.update(prc_from_features(fake, real))
+        values.update(density_coverage(fake, real))
     prov["unavailable"].update(_unavailable(ex, metrics))
     if any(m in metrics for m in ("fid", "kid", "prc")):
         prov["notes"].append("fid/kid/prc on 2-D data are computed on the raw coordinates")
@@ -139,14 +141,15 @@ def _evaluate_points(ex: Extractor, ctx: ExtractorContext, fake, ref, ref_idx, m
     collapsed = None
     per = {}
     if modes is not None:
-        mm = mixture_mode_metrics(fake, modes, float(info.extras["std"]))
+        threshold = s.get("mode_threshold", "ganbench")
+        mm = mixture_mode_metrics(fake, modes, float(info.extras["std"]), threshold=threshold)
         values.update(mm["values"])
         if "mode_kl" not in mm["values"]:
             prov["unavailable"]["mode_kl"] = "no high-quality sample (within 3 std of a mode): histogram empty"
         collapsed = mm["collapsed"]
         per["mode_counts"] = mm["counts"]
-        prov["mode_threshold"] = (f"a mode counts with >= {coverage_threshold(len(fake)):g} of {len(fake)} "
-                                  f"samples within 3 std (PacGAN's 20/2500)")
+        prov["mode_threshold"] = mode_threshold_text(threshold, len(fake))
+        prov["mode_threshold_name"] = str(threshold)
     return Scores(values, prov, collapsed, per)
 
 

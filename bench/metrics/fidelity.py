@@ -67,9 +67,39 @@ def fidelity_metrics(fake_u8: torch.Tensor, real_u8: torch.Tensor, fe_name: str,
         kwargs["cache"] = False
     if real_u8 is None:
         kwargs.pop("input2")
-    with ctx:
+    extra: Dict[str, float] = {}
+    with ctx, _density_coverage_from_prc_features(extra, "prc" in metrics):
         out = torch_fidelity.calculate_metrics(**kwargs)
-    return {k: float(v) for k, v in out.items()}
+    return {**{k: float(v) for k, v in out.items()}, **extra}
+
+
+@contextlib.contextmanager
+def _density_coverage_from_prc_features(out: Dict[str, float], on: bool):
+    """While torch-fidelity computes precision/recall, also compute density and coverage
+    (:func:`.primitives.density_coverage`) from the very feature tensors it hands to its own
+    ``prc_featuresdict_to_metric`` (no second pass through the extractor). torch-fidelity's call
+    and its numbers are unchanged: the wrapper calls the original with the same arguments."""
+    if not on:
+        yield
+        return
+    import torch_fidelity.metrics as tfm
+    from torch_fidelity.helpers import get_kwarg
+
+    from .primitives import density_coverage
+
+    original = tfm.prc_featuresdict_to_metric
+
+    def wrapped(featuresdict_1, featuresdict_2, feat_layer_name, **kw):
+        result = original(featuresdict_1, featuresdict_2, feat_layer_name, **kw)
+        out.update(density_coverage(featuresdict_1[feat_layer_name], featuresdict_2[feat_layer_name],
+                                    get_kwarg("prc_neighborhood", kw)))
+        return result
+
+    tfm.prc_featuresdict_to_metric = wrapped
+    try:
+        yield
+    finally:
+        tfm.prc_featuresdict_to_metric = original
 
 
 def torch_fidelity_version() -> str:

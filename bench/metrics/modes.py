@@ -1,9 +1,18 @@
 """Mode-collapse metrics.
 
 2-D mixtures (Metz et al. 2017; VEEGAN; PacGAN): a sample is *high quality* when it lies within
-3 std of some mode, and is assigned to the nearest mode; a mode is *covered* when it receives
-at least 20 of 2,500 samples (PacGAN's threshold, scaled to 20/2500 of n for other n);
-``mode_kl`` = KL(histogram of the high-quality samples over modes || uniform).
+3 std of some mode, and is assigned to the nearest mode; when a mode is *covered* is the
+setting ``eval.mode_threshold`` (:data:`MODE_THRESHOLDS`):
+
+- ``ganbench`` (default; every run before the setting existed): a mode needs at least 20 of
+  2,500 samples (scaled to 20/2500 of n for other n) within 3 std;
+- ``pacgan``: the definition of PacGAN's published code (Lin et al. 2018, fjxmlzn/PacGAN,
+  ``synthetic_data_experiments/PacGAN/pacgan/extensions.py``): a mode is covered when at least
+  ONE high-quality sample (Mahalanobis distance < 3 to its nearest mean) falls to it;
+- an integer c >= 1: a mode needs at least c high-quality samples, whatever n.
+
+``mode_kl`` = KL(histogram of the high-quality samples over modes || uniform) = ln K - H, PacGAN's
+"reverse KL"; ``mode_entropy`` = H of that histogram (nats).
 
 Images, through the project's classifier: a class is covered when it receives the same 20/2500
 share of predicted labels; ``class_kl`` = KL(predicted-class histogram || uniform); per-class
@@ -18,6 +27,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from .settings import DEFAULT_MODE_THRESHOLD, MODE_THRESHOLDS, check_mode_threshold  # noqa: F401
+
 COVER_COUNT, COVER_OF = 20, 2500  # PacGAN: a mode counts when it gets >= 20 of 2,500 samples
 PRC_NEIGHBORHOOD = 3
 
@@ -25,6 +36,37 @@ PRC_NEIGHBORHOOD = 3
 def coverage_threshold(n: int) -> float:
     """Minimum number of samples for a mode/class to count as covered, for n samples."""
     return COVER_COUNT * n / COVER_OF
+
+
+def mode_threshold_count(threshold, n: int) -> float:
+    """Minimum number of high-quality samples (of n) for a mode to count as covered."""
+    check_mode_threshold(threshold)
+    if threshold == "ganbench":
+        return coverage_threshold(n)
+    if threshold == "pacgan":
+        return 1
+    return float(threshold)
+
+
+def mode_threshold_text(threshold, n: int) -> str:
+    """The provenance sentence of a threshold (the ganbench text is the one every earlier record has)."""
+    if threshold == "ganbench":
+        return (f"a mode counts with >= {coverage_threshold(n):g} of {n} "
+                f"samples within 3 std (PacGAN's 20/2500)")
+    if threshold == "pacgan":
+        return ("a mode counts with >= 1 high-quality sample (distance < 3 std to its nearest mode), "
+                "as in PacGAN's published code")
+    return f"a mode counts with >= {threshold} of {n} samples within 3 std"
+
+
+def entropy(counts: torch.Tensor) -> Optional[float]:
+    """Shannon entropy (nats) of a histogram; None when it is empty."""
+    counts = counts.double()
+    total = counts.sum()
+    if total <= 0:
+        return None
+    p = counts[counts > 0] / total
+    return float(-(p * p.log()).sum())
 
 
 def kl_to_uniform(counts: torch.Tensor) -> Optional[float]:
@@ -39,16 +81,20 @@ def kl_to_uniform(counts: torch.Tensor) -> Optional[float]:
     return float((p[nz] * (p[nz] * k).log()).sum())
 
 
-def mixture_mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float, n_std: float = 3.0) -> Dict:
-    """Mode metrics of 2-D samples (N×2) against mixture modes (K×2) of common ``std``."""
+def mixture_mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float, n_std: float = 3.0,
+                         threshold=DEFAULT_MODE_THRESHOLD) -> Dict:
+    """Mode metrics of 2-D samples (N×2) against mixture modes (K×2) of common ``std``.
+    ``threshold``: an ``eval.mode_threshold`` value (module docstring). Under ``pacgan`` a sample
+    is high quality when its distance to the nearest mode is strictly below ``n_std`` std (their
+    code's ``<``); the other thresholds keep ganbench's ``<=`` (a set of measure zero apart)."""
     x = samples.detach().double().cpu()
     m = modes.double().cpu()
     n, k = x.shape[0], m.shape[0]
     d = torch.cdist(x, m)
     dmin, nearest = d.min(1)
-    good = dmin <= n_std * std
+    good = dmin < n_std * std if threshold == "pacgan" else dmin <= n_std * std
     counts = torch.bincount(nearest[good], minlength=k)
-    covered = int((counts.double() >= coverage_threshold(n)).sum())
+    covered = int((counts.double() >= mode_threshold_count(threshold, n)).sum())
     out = {
         "modes_covered": float(covered),
         "num_modes": float(k),
@@ -57,6 +103,7 @@ def mixture_mode_metrics(samples: torch.Tensor, modes: torch.Tensor, std: float,
     kl = kl_to_uniform(counts)
     if kl is not None:
         out["mode_kl"] = kl
+        out["mode_entropy"] = entropy(counts)
     return {"values": out, "counts": counts.tolist(), "collapsed": covered < k / 2}
 
 

@@ -10,9 +10,25 @@ from ..errors import MetricsError
 from .catalogue import groups
 from .extractor_registry import AUTO, DATA_KINDS, EXTRACTORS, NONE, auto_extractor, usable_extractors
 
-__all__ = ["valid_extractors", "valid_metrics", "resolve_extractor", "check_eval_settings", "EXTRA_KWARGS"]
+__all__ = ["valid_extractors", "valid_metrics", "resolve_extractor", "check_eval_settings", "EXTRA_KWARGS",
+           "MODE_THRESHOLDS", "DEFAULT_MODE_THRESHOLD", "check_mode_threshold"]
 
 EXTRA_KWARGS = {"kid_subsets": 100, "isc_splits": 10, "classifier_config": None}
+
+# eval.mode_threshold: when a mode of a 2-D mixture counts as covered (bench.metrics.modes)
+MODE_THRESHOLDS = ("ganbench", "pacgan")  # the named values; an integer >= 1 is a count of samples
+DEFAULT_MODE_THRESHOLD = "ganbench"
+
+
+def check_mode_threshold(value) -> None:
+    """MetricsError naming the valid choices unless ``value`` is a valid ``eval.mode_threshold``."""
+    if isinstance(value, str) and value in MODE_THRESHOLDS:
+        return
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return
+    raise MetricsError(f"eval.mode_threshold: expected 'ganbench' (>= 20 of 2,500 samples, scaled to n), "
+                       f"'pacgan' (>= 1 high-quality sample, as in PacGAN's code) or an integer number of "
+                       f"samples >= 1; got {value!r}")
 
 
 def valid_extractors() -> Tuple[str, ...]:
@@ -96,6 +112,7 @@ def _validate(s: Dict[str, Any], n_split: int) -> Dict[str, Any]:
         if k > n or k > nr:
             raise MetricsError(f"eval.kid_subset_size = {k} is larger than eval.num_samples ({n}) or the number "
                                f"of reference samples eval.num_real ({nr}); lower kid_subset_size or drop 'kid'")
+    check_mode_threshold(s.get("mode_threshold", DEFAULT_MODE_THRESHOLD))
     if "prc" in metrics and min(n, nr) <= 3:
         raise MetricsError("eval.metrics 'prc' needs more than 3 generated and reference samples "
                            f"(num_samples={n}, num_real={nr})")

@@ -55,7 +55,8 @@ def test_groups_produce_the_torch_fidelity_keys():
     assert keys_for("fid") == [KEY_METRIC_FID]
     assert keys_for("isc") == [KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD]
     assert keys_for("kid") == [KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD]
-    assert keys_for("prc") == [KEY_METRIC_PRECISION, KEY_METRIC_RECALL, KEY_METRIC_F_SCORE]
+    # torch-fidelity's three, then density and coverage (Naeem et al. 2020) from the same features
+    assert keys_for("prc") == [KEY_METRIC_PRECISION, KEY_METRIC_RECALL, KEY_METRIC_F_SCORE, "density", "coverage"]
 
 
 def test_every_needed_capability_is_provided_by_some_extractor():
