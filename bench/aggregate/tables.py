@@ -25,7 +25,20 @@ from .labels import dataset_label, dataset_ranker, order_losses
 from .selection import SEARCH_PHASES, _phase, _truthy, _values, get_metric, is_cost, resolve_which, select_rows
 from .statistics import bootstrap_ci, mann_whitney_p, min_mann_whitney_p, stable_seed
 
-__all__ = ["Table", "aggregate", "representative_runs", "cost_table", "budget_curves"]
+__all__ = ["Table", "aggregate", "representative_runs", "cost_table", "budget_curves", "PACGAN_COLUMN",
+           "with_pacgan"]
+
+PACGAN_COLUMN = "param.stabilise.pacgan"  # PacGAN's packing m; absent (dropped at its default) = 1
+
+
+def with_pacgan(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with a ``pacgan`` column: the packing degree m of each run (1 where the
+    parameter is missing: a run id leaves it out at its default)."""
+    if "pacgan" in runs.columns:
+        return runs
+    m = pd.to_numeric(runs[PACGAN_COLUMN], errors="coerce") if PACGAN_COLUMN in runs.columns else None
+    m = m.fillna(1).astype(int) if m is not None else pd.Series(1, index=runs.index, dtype=int)
+    return runs.assign(pacgan=m)
 
 
 @dataclass
@@ -80,6 +93,10 @@ def _axes(runs: pd.DataFrame, axes: Sequence[str] | None) -> list[str]:
         # "model" is an axis only when one (dataset, loss) was run with several models
         if "model" in runs.columns and len(runs) and runs.groupby(["dataset", "loss"])["model"].nunique().max() > 1:
             axes.append("model")
+        # "pacgan" (PacGAN's packing m) is an axis only when runs of one (dataset, loss) differ in it
+        if PACGAN_COLUMN in runs.columns and len(runs):
+            if with_pacgan(runs).groupby(["dataset", "loss"])["pacgan"].nunique().max() > 1:
+                axes.append("pacgan")
     axes = list(axes)
     if "loss" not in axes:
         raise ValueError("axes must contain 'loss' (objectives are the table rows)")
@@ -89,7 +106,7 @@ def _axes(runs: pd.DataFrame, axes: Sequence[str] | None) -> list[str]:
 def _column_label(key: tuple, col_axes: list[str]) -> str:
     parts = []
     for a, v in zip(col_axes, key):
-        parts.append(dataset_label(v) if a == "dataset" else str(v))
+        parts.append(dataset_label(v) if a == "dataset" else (f"m={v}" if a == "pacgan" else str(v)))
     return " / ".join(parts) if parts else "all"
 
 
@@ -110,6 +127,8 @@ def aggregate(
     which = resolve_which(runs, m, which)
     col = m.col(which)
     axes = _axes(runs, axes)
+    if "pacgan" in axes:
+        runs = with_pacgan(runs)
     col_axes = [a for a in axes if a != "loss"]
     rank = dataset_ranker()
     records = []
@@ -227,6 +246,8 @@ def cost_table(runs: pd.DataFrame, axes: Sequence[str] | None = None) -> pd.Data
     wall time per run (mean ± sample std over runs that report them), number of runs,
     device-hours (sum of wall time / 3600) and the devices used."""
     axes = _axes(runs, axes)
+    if "pacgan" in axes:
+        runs = with_pacgan(runs)
     rank = dataset_ranker()
     recs = []
     groups = sorted(runs.groupby(axes, sort=False, dropna=False),

@@ -57,11 +57,20 @@ def comparison_caption(c: Comparison) -> str:
     ref = c.reference
     if not c.comparable:
         return f"No comparison with {ref.short}: {c.reason}"
-    txt = (
-        f"Ours beside {ref.short} ({ref.source_short}), {ref.metric_label} mean ± std. "
-        f"'in 2σ': our mean lies within the published mean ± 2 std. "
-        f"* published cell with outlier runs left out. 'not run': published only."
-    )
+    if ref.spread == "standard error":
+        label = ref.metrics.get(c.metric_key, {}).get("label", ref.metric_label) if c.metric_key else ref.metric_label
+        txt = (
+            f"Ours beside {ref.short} ({ref.source_short}), {label}: published mean ± standard error "
+            f"over {ref.n_seeds} runs (converted to our unit); ours mean ± std over seeds. "
+            f"'in 2SE': our mean lies within 2 standard errors of the difference (published SE and ours, "
+            f"std/√n). 'not run': published only."
+        )
+    else:
+        txt = (
+            f"Ours beside {ref.short} ({ref.source_short}), {ref.metric_label} mean ± std. "
+            f"'in 2σ': our mean lies within the published mean ± 2 std. "
+            f"* published cell with outlier runs left out. 'not run': published only."
+        )
     if c.warnings:
         txt += " Caveats: " + " ".join(c.warnings)
     return txt

@@ -76,42 +76,58 @@ def _fmt_num(v, fmt="{:.4g}") -> str:
 # --------------------------------------------------------------------------------------
 # context pieces
 # --------------------------------------------------------------------------------------
+def _pub_index(comp: agg.Comparison | None) -> dict:
+    """Published cells by (our loss, or the paper's row label when we do not run it; column);
+    a compared row wins over a 'not run' one for the same key."""
+    pub = {}
+    if comp is None or not comp.comparable or comp.cells.empty:
+        return pub
+    for _, r in comp.cells.iterrows():
+        key = (r["loss"] if r["loss"] else r["row_label"], r["column"])
+        if key in pub and r["status"] == "not run":
+            continue
+        pub[key] = r
+    return pub
+
+
 def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
     cols = t.column_order()
     cells = {(r["loss"], r["column"]): r for _, r in t.cells.iterrows()}
-    pub = {}
-    if comp is not None and comp.comparable:
-        for _, r in comp.cells.iterrows():
-            pub[(r["row_label"], agg.dataset_label(r["dataset"]))] = r
+    # published values inside our cells only where the cells hold what was compared
+    pub = _pub_index(comp) if comp is None or comp.which in ("", t.which) else {}
     rows = []
     for loss in t.loss_order():
         out = []
         for col in cols:
             r = cells.get((loss, col))
+            p = pub.get((loss, col))
             if r is None:
-                p = pub.get((loss_row_label(comp, loss), col)) if comp is not None and comp.comparable else None
                 out.append({"text": "not run" if p is not None else "", "cls": "notrun", "title": "", "note": "",
-                            "pub": _pub_ctx(p, comp)})
+                            "pub": _pub_ctx(p, comp, t.metric)})
                 continue
             cls = "best" if r["best"] else ("tied" if r["tied_with_best"] else "")
             title = f"n = {r['n']} of {r['n_total']}"
             if r["n"]:
                 title += f"; {int(round(t.confidence * 100))}% bootstrap CI of the mean [{t.metric.format(r['ci_low'])}, {t.metric.format(r['ci_high'])}]"
-            if not r["best"] and np.isfinite(r["p_vs_best"]):
-                title += f"; Mann–Whitney p vs best = {r['p_vs_best']:.3g}"
+            if "rank_lo" in r and r["n"] and np.isfinite(r["rank_lo"]):
+                title += f"; rank {int(r['rank_lo'])}–{int(r['rank_hi'])} ({int(round(t.confidence * 100))}% bootstrap interval over seeds)"
             title += f"; {r['rule']}"
-            p = pub.get((loss_row_label(comp, loss), col)) if comp is not None and comp.comparable else None
-            out.append({"text": t.cell_text(r), "cls": cls, "title": title, "note": r["note"], "pub": _pub_ctx(p, comp)})
+            out.append({"text": t.cell_text(r), "cls": cls, "title": title, "note": r["note"],
+                        "pub": _pub_ctx(p, comp, t.metric)})
         rows.append({"label": agg.loss_label(loss), "cells": out, "published_only": False})
-    if comp is not None and comp.comparable:
-        # published rows we do not run (e.g. VAE)
-        for label in dict.fromkeys(comp.cells.loc[comp.cells["status"] == "not run", "row_label"]):
-            if any(r["label"] == label for r in rows) or (comp.reference.rows.get(label) in set(t.cells["loss"])):
+    if comp is not None and comp.comparable and not comp.cells.empty:
+        # published rows of objectives we do not run (e.g. VAE, ALI)
+        ours = set(t.cells["loss"])
+        nr = comp.cells[(comp.cells["status"] == "not run")]
+        for label in dict.fromkeys(nr["row_label"]):
+            losses = set(nr.loc[nr["row_label"] == label, "loss"].dropna())
+            if any(r["label"] == label for r in rows) or losses & ours:
                 continue
             out = []
             for col in cols:
                 p = pub.get((label, col))
-                out.append({"text": "not run", "cls": "notrun", "title": "published only", "note": "", "pub": _pub_ctx(p, comp)})
+                out.append({"text": "not run", "cls": "notrun", "title": "published only", "note": "",
+                            "pub": _pub_ctx(p, comp, t.metric)})
             rows.append({"label": f"{label} (published only)", "cells": out, "published_only": True})
     return {
         "id": t.metric.id,
@@ -121,7 +137,31 @@ def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
         "rows": rows,
         "comparison": comparison_caption(comp) if comp is not None else "",
         "comparable": bool(comp is not None and comp.comparable),
+        "comparison_rows": _comparison_rows(comp, t.metric),
+        "comparison_which": "" if comp is None or not comp.which else (
+            "final checkpoint" if comp.which == "final" else "best over checkpoints"),
     }
+
+
+def _comparison_rows(comp: agg.Comparison | None, metric: Metric) -> list[dict]:
+    """Every published cell beside ours (also those the summary table has no column for)."""
+    if comp is None or not comp.comparable or comp.cells.empty:
+        return []
+    out = []
+    sp = comp.reference.spread_short
+    for _, r in comp.cells.iterrows():
+        ours = "—"
+        if r["n"] and not math.isnan(r["ours_mean"]):
+            ours = metric.format(r["ours_mean"]) + ("" if math.isnan(r["ours_std"]) else f" ± {metric.format(r['ours_std'])} (std)")
+            ours += f", n = {int(r['n'])}"
+        elif r["status"] == "not run":
+            ours = "not run"
+        pubtxt = "" if math.isnan(r["pub_mean"]) else f"{metric.format(r['pub_mean'])} ± {metric.format(r['pub_std'])} ({sp})"
+        w = r["within"]
+        verdict = "" if w is None or (isinstance(w, float) and math.isnan(w)) else (f"within 2{sp}" if w else f"outside 2{sp}")
+        out.append({"row": r["row_label"], "column": r["column"], "ours": ours, "pub": pubtxt, "verdict": verdict,
+                    "status": r["status"]})
+    return out
 
 
 def loss_row_label(comp: agg.Comparison, loss: str) -> str:
@@ -131,14 +171,16 @@ def loss_row_label(comp: agg.Comparison, loss: str) -> str:
     return agg.loss_label(loss)
 
 
-def _pub_ctx(p, comp) -> dict | None:
+def _pub_ctx(p, comp, metric: Metric | None = None) -> dict | None:
     if p is None or (isinstance(p["pub_mean"], float) and math.isnan(p["pub_mean"])):
         return None
     within = p["within"]
+    sp = comp.reference.spread_short
     verdict = "" if within is None or (isinstance(within, float) and math.isnan(within)) else (
-        "within published ± 2σ" if within else "outside published ± 2σ")
+        f"within published ± 2{sp}" if within else f"outside published ± 2{sp}")
+    fmt = (lambda v: f"{v:.1f}") if metric is None or comp.reference.key == "lucic2018" else metric.format
     return {
-        "text": f"{p['pub_mean']:.1f} ± {p['pub_std']:.1f}" + ("*" if p["outliers_excluded"] else ""),
+        "text": f"{fmt(p['pub_mean'])} ± {fmt(p['pub_std'])}" + ("*" if p["outliers_excluded"] else ""),
         "source": comp.reference.short,
         "verdict": verdict,
         "cls": "" if not verdict else ("within" if within else "outside"),
@@ -215,16 +257,27 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     cost = agg.cost_table(runs, tables[0].axes if tables else None) if len(runs) else pd.DataFrame()
 
     comparison = None
+    comparisons: dict[str, agg.Comparison] = {}  # metric id -> our table beside the reference
     compare_note = ""
     if compare:
-        fid = next((t for t in tables if t.metric.id == "fid"), None)
-        if fid is not None:
-            comparison = agg.compare_reference(fid, compare, runs)
-        else:
-            from bench import references
+        from bench import references
 
-            ref = references.load(compare)
-            comparison = agg.Comparison(ref, False, f"these results contain no {ref.metric_label} scores.", pd.DataFrame())
+        ref = references.load(compare)
+        for t in tables:
+            if t.metric.key in ref.metric_keys:
+                ct = t
+                if ref.selection == "final" and t.which != "final" and t.metric.col("final") in runs.columns:
+                    # the paper compares final-checkpoint scores: so do we
+                    ct = agg.aggregate(runs, t.metric, which="final", n_boot=n_boot,
+                                       exclude_collapsed=exclude_collapsed)
+                comparisons[t.metric.id] = agg.compare_reference(ct, ref, runs)
+        if comparisons:
+            # the note at the top: the reference's headline metric, else its first metric we have
+            comparison = next((c for k, c in comparisons.items() if agg.get_metric(k).key == ref.metric),
+                              next(iter(comparisons.values())))
+        else:
+            labels = " / ".join(ref.metrics[k]["label"] for k in ref.metric_keys) if ref.metrics else ref.metric_label
+            comparison = agg.Comparison(ref, False, f"these results contain no {labels} scores.", pd.DataFrame())
         compare_note = comparison_caption(comparison)
         if not comparison.comparable:
             log.warning("%s", compare_note)
@@ -316,7 +369,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     html = env.get_template("report.html.j2").render(
         title=f"ganbench report: {suite_name}",
         suite_name=suite_name,
-        tables=[_table_context(t, comparison if t.metric.id == "fid" else None) for t in tables],
+        tables=[_table_context(t, comparisons.get(t.metric.id)) for t in tables],
         compare=compare,
         compare_note=compare_note,
         comparison_ok=bool(comparison is not None and comparison.comparable),
@@ -331,7 +384,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     )
     html_path = reports_dir / "index.html"
     html_path.write_text(html, encoding="utf-8")
-    tex_path = latex.write_tables(reports_dir / "tables.tex", tables, cost, comparison,
+    tex_path = latex.write_tables(reports_dir / "tables.tex", tables, cost,
+                                  list(comparisons.values()) if comparisons else comparison,
                                   header=f"ganbench tables for suite {suite_name}, from {results_dir}")
     return {"html": html_path, "latex": tex_path}
 

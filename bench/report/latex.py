@@ -98,22 +98,28 @@ def comparison_to_latex(comp: Comparison, label: str = "tab:compare") -> str:
     ref = comp.reference
     datasets = [d for d in ref.datasets if d in set(c["dataset"])]
     rows = list(dict.fromkeys(c["row_label"]))
+    inside = f"in 2{ref.spread_short}"
     cols = pd.MultiIndex.from_tuples(
-        [(dataset_label(d), part) for d in datasets for part in ("ours", ref.short, "in 2σ")]
+        [(dataset_label(d), part) for d in datasets for part in ("ours", ref.short, inside)]
     )
+    fmt = (lambda v: f"{v:.1f}")
+    if comp.metric_key and ref.key != "lucic2018":
+        from bench.metrics.catalogue import metric as _metric
+
+        fmt = _metric(comp.metric_key).format
     out = pd.DataFrame("—", index=rows, columns=cols)
     for _, r in c.iterrows():
         d = dataset_label(r["dataset"])
         if r["n"] and not math.isnan(r["ours_mean"]):
-            ours = f"{r['ours_mean']:.1f}" + (f" ± {r['ours_std']:.1f}" if not math.isnan(r["ours_std"]) else "")
+            ours = fmt(r["ours_mean"]) + (f" ± {fmt(r['ours_std'])}" if not math.isnan(r["ours_std"]) else "")
         else:
             ours = r["status"] if r["status"] == "not run" else "—"
         out.loc[r["row_label"], (d, "ours")] = ours
         if not math.isnan(r["pub_mean"]):
-            pub = f"{r['pub_mean']:.1f} ± {r['pub_std']:.1f}" + ("*" if r["outliers_excluded"] else "")
+            pub = f"{fmt(r['pub_mean'])} ± {fmt(r['pub_std'])}" + ("*" if r["outliers_excluded"] else "")
             out.loc[r["row_label"], (d, ref.short)] = pub
         if r["within"] is not None and not (isinstance(r["within"], float) and math.isnan(r["within"])):
-            out.loc[r["row_label"], (d, "in 2σ")] = "yes" if r["within"] else "no"
+            out.loc[r["row_label"], (d, inside)] = "yes" if r["within"] else "no"
     return _styled(out, None, comparison_caption(comp), label)
 
 
@@ -155,8 +161,9 @@ def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, compa
     parts.append("% Requires \\usepackage{booktabs}.\n")
     for t in tables:
         parts.append(table_to_latex(t))
-    if comparison is not None:
-        parts.append(comparison_to_latex(comparison))
+    comps = [c for c in (comparison if isinstance(comparison, (list, tuple)) else [comparison]) if c is not None]
+    for i, comp in enumerate(comps):
+        parts.append(comparison_to_latex(comp, label="tab:compare" if i == 0 else f"tab:compare-{comp.metric_key}"))
     if cost is not None and not cost.empty:
         parts.append(cost_to_latex(cost))
     return "\n".join(parts)
