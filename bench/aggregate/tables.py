@@ -57,6 +57,8 @@ class Table:
     alpha: float
     confidence: float
     notes: list[str] = field(default_factory=list)
+    # the report's "real data" row: column -> (score of real training images or None, note)
+    floor: dict = field(default_factory=dict)
 
     @property
     def column_axes(self) -> list[str]:

@@ -41,6 +41,10 @@ def table_caption(t: Table) -> str:
         parts.append(
             f"{len(untestable)} cell(s) are neither: with so few seeds no outcome could reach α "
             f"(smallest possible p, best vs cell: {sizes}); run more seeds to test them.")
+    if getattr(t, "floor", None):
+        parts.append("Real data row: real training images scored in place of generated ones, against the same "
+                     "reference images at the same sample counts and extractor (a floor, not an objective; it "
+                     "takes no part in marks or ranks).")
     parts.append("Selection: " + "; ".join(t.rules()) + ".")
     left = [
         f"{loss_label(r['loss'])} / {r['column']}: {r['note']}"

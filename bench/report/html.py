@@ -16,6 +16,7 @@ from bench import aggregate as agg
 from bench.metrics.catalogue import Metric
 from bench.report import figures, latex
 from bench.report.captions import comparison_caption, table_caption
+from bench.report.floor import FLOOR_LABEL, attach_floors, real_data_floors
 
 __all__ = ["load_results", "write_report", "main_report"]
 
@@ -115,6 +116,13 @@ def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
             out.append({"text": t.cell_text(r), "cls": cls, "title": title, "note": r["note"],
                         "pub": _pub_ctx(p, comp, t.metric)})
         rows.append({"label": agg.loss_label(loss), "cells": out, "published_only": False})
+    if t.floor:
+        out = []
+        for col in cols:
+            v, note = t.floor.get(col, (None, ""))
+            out.append({"text": t.metric.format(v) if v is not None else ("—" if col in t.floor else ""),
+                        "cls": "floor", "title": note, "note": "" if v is not None else note, "pub": None})
+        rows.append({"label": FLOOR_LABEL, "cells": out, "published_only": False, "floor": True})
     if comp is not None and comp.comparable and not comp.cells.empty:
         # published rows of objectives we do not run (e.g. VAE, ALI)
         ours = set(t.cells["loss"])
@@ -241,11 +249,14 @@ def _status_of(runs: pd.DataFrame, run_id: str) -> dict:
 # main entry points
 # --------------------------------------------------------------------------------------
 def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot: int = 2000,
-                 exclude_collapsed: bool = False) -> dict[str, Path]:
+                 exclude_collapsed: bool = False, real_data: bool = True, data_root=None, cache_dir=None,
+                 device: str = "cpu") -> dict[str, Path]:
     """Write ``reports_dir/index.html`` (self-contained) and ``reports_dir/tables.tex``.
 
     ``compare``: a reference key (``"lucic2018"``) to put published values beside ours
-    where comparable; where not, the report says why.  Returns ``{"html": ..., "latex": ...}``.
+    where comparable; where not, the report says why.  ``real_data``: give every image table
+    its "real data" row (:mod:`bench.metrics.floor`; computed from ``data_root`` at the runs'
+    evaluation settings, cached under ``cache_dir``). Returns ``{"html": ..., "latex": ...}``.
     """
     results_dir = Path(results_dir)
     reports_dir = Path(reports_dir)
@@ -255,6 +266,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     metrics = agg.available_metrics(runs)
     tables = [agg.aggregate(runs, m, n_boot=n_boot, exclude_collapsed=exclude_collapsed) for m in metrics]
     cost = agg.cost_table(runs, tables[0].axes if tables else None) if len(runs) else pd.DataFrame()
+    if real_data and tables:
+        attach_floors(tables, real_data_floors(runs, data_root=data_root, cache_dir=cache_dir, device=device))
 
     comparison = None
     comparisons: dict[str, agg.Comparison] = {}  # metric id -> our table beside the reference

@@ -84,6 +84,13 @@ def table_to_latex(table: Table, label: str | None = None) -> str:
     marks[best] = "textbf:--rwrap;"
     text = text.fillna("—")
     text.index = [loss_label(i) for i in text.index]
+    if table.floor:  # the "real data" row: real training images scored like a generator
+        from bench.report.floor import FLOOR_LABEL
+
+        row = [table.metric.format(table.floor[c][0]) if c in table.floor and table.floor[c][0] is not None
+               else "—" for c in text.columns]
+        text.loc[FLOOR_LABEL] = row
+        marks.loc[FLOOR_LABEL] = ""
     marks.index = text.index
     text.columns.name = None
     marks.columns.name = None
