@@ -3,8 +3,10 @@ budget curves.
 
 A *cell* is one (dataset, loss[, other axes]) combination; it carries the mean and sample
 standard deviation of a metric over seeds, the counts of runs that were left out and why, a
-seeded bootstrap confidence interval of the mean, and whether the objective differs
-significantly from the best one in its column (two-sided Mann-Whitney U over seeds).
+seeded bootstrap confidence interval of the mean, its bootstrap rank interval in its column and
+whether the objective can be told apart from the best one (the one rule of
+:mod:`.statistics`: its rank interval does not reach rank 1; no mark with fewer than
+``MIN_SEEDS`` seeds per objective). :func:`win_matrix` gives the pairwise win probabilities.
 
 Diverged and failed runs have no score: they are left out of mean/std and counted.
 Collapsed runs are kept unless ``exclude_collapsed=True``.  Whatever is left out is
@@ -23,9 +25,9 @@ import pandas as pd
 from ..metrics.catalogue import Metric
 from .labels import dataset_label, dataset_ranker, order_losses
 from .selection import SEARCH_PHASES, _phase, _truthy, _values, get_metric, is_cost, resolve_which, select_rows
-from .statistics import bootstrap_ci, mann_whitney_p, min_mann_whitney_p, stable_seed
+from .statistics import MIN_SEEDS, bootstrap_ci, rank_intervals, stable_seed, win_probability
 
-__all__ = ["Table", "aggregate", "representative_runs", "cost_table", "budget_curves", "PACGAN_COLUMN",
+__all__ = ["Table", "aggregate", "win_matrix", "ranking", "representative_runs", "cost_table", "budget_curves", "PACGAN_COLUMN",
            "with_pacgan"]
 
 PACGAN_COLUMN = "param.stabilise.pacgan"  # PacGAN's packing m; absent (dropped at its default) = 1
@@ -201,9 +203,10 @@ def aggregate(
         cells = cells[cells["column"].isin(measured_cols)].drop(columns="_measured").reset_index(drop=True)
     cells["best"] = False
     cells["tied_with_best"] = False
-    cells["p_vs_best"] = math.nan
-    cells["testable"] = True  # False: too few seeds for the test to reach alpha against the best
-    for _, idx in cells.groupby("column", sort=False).groups.items():
+    cells["testable"] = True  # False: too few seeds in the column for any conclusion
+    for c in ("rank", "rank_lo", "rank_hi", "p_first"):
+        cells[c] = math.nan
+    for colname, idx in cells.groupby("column", sort=False).groups.items():
         sub = cells.loc[idx]
         sub = sub[sub["n"] > 0]
         if sub.empty:
@@ -211,21 +214,53 @@ def aggregate(
         b = sub["mean"].idxmax() if m.higher_is_better else sub["mean"].idxmin()
         cells.loc[b, "best"] = True
         cells.loc[b, "tied_with_best"] = True
-        cells.loc[b, "p_vs_best"] = 1.0
+        ri = rank_intervals([cells.at[i, "values"] for i in sub.index], m.higher_is_better, n_boot, confidence,
+                            stable_seed(seed, ("rank", colname)))
+        for j, i in enumerate(sub.index):
+            for c in ("rank", "rank_lo", "rank_hi", "p_first"):
+                cells.at[i, c] = ri[c][j]
+        enough = bool((sub["n"] >= MIN_SEEDS).all())
         for i in sub.index:
             if i == b:
                 continue
-            p = mann_whitney_p(cells.at[b, "values"], cells.at[i, "values"])
-            cells.at[i, "p_vs_best"] = p
-            if min_mann_whitney_p(len(cells.at[b, "values"]), len(cells.at[i, "values"])) >= alpha:
-                cells.at[i, "testable"] = False  # no outcome could be significant: mark nothing
+            if not enough:
+                cells.at[i, "testable"] = False  # no conclusion: mark nothing
             else:
-                cells.at[i, "tied_with_best"] = bool(np.isfinite(p) and p >= alpha)
+                cells.at[i, "tied_with_best"] = bool(cells.at[i, "rank_lo"] == 1)
     extractors = []
     if "eval.extractor" in runs.columns and not is_cost(m):
         scored = runs[np.isfinite(_values(runs, col))]
         extractors = sorted(set(scored["eval.extractor"].dropna().astype(str)))
     return Table(m, cells, axes, which, extractors, exclude_collapsed, alpha, confidence)
+
+
+def _column_cells(table: Table, column: str) -> pd.DataFrame:
+    c = table.cells[(table.cells["column"] == column) & (table.cells["n"] > 0)]
+    order = {loss: i for i, loss in enumerate(table.loss_order())}
+    return c.assign(_o=c["loss"].map(order)).sort_values("_o")
+
+
+def ranking(table: Table, column: str) -> pd.DataFrame:
+    """The objectives of one column, best first: ``loss, mean, std, n, rank, rank_lo, rank_hi,
+    p_first, best, tied_with_best, testable``."""
+    c = _column_cells(table, column).sort_values(["rank", "_o"])
+    return c[["loss", "mean", "std", "n", "rank", "rank_lo", "rank_hi", "p_first", "best", "tied_with_best",
+              "testable"]].reset_index(drop=True)
+
+
+def win_matrix(table: Table, column: str) -> pd.DataFrame:
+    """Pairwise win probabilities of one column: entry (a, b) = P(a seed of a scores better
+    than a seed of b), exact over seed pairs, ties ½ (:func:`.statistics.win_probability`);
+    rows and columns in ranking order, NaN on the diagonal."""
+    c = _column_cells(table, column).sort_values(["rank", "_o"])
+    losses = list(c["loss"])
+    vals = dict(zip(losses, c["values"]))
+    out = pd.DataFrame(math.nan, index=losses, columns=losses)
+    for a in losses:
+        for b in losses:
+            if a != b:
+                out.at[a, b] = win_probability(vals[a], vals[b], table.metric.higher_is_better)
+    return out
 
 
 def representative_runs(table: Table) -> dict[tuple, str]:

@@ -2,7 +2,7 @@
 was left out, and why a published reference can or cannot be compared."""
 from __future__ import annotations
 
-from bench.aggregate import Comparison, Table, extractor_label, loss_label, min_mann_whitney_p
+from bench.aggregate import MIN_SEEDS, Comparison, Table, extractor_label, loss_label
 from bench.aggregate.selection import is_cost
 
 __all__ = ["table_caption", "comparison_caption", "extractor_text", "selection_text"]
@@ -29,18 +29,18 @@ def table_caption(t: Table) -> str:
     sel = selection_text(t)
     parts = [f"{m.label} ({m.direction}): mean ± sample std over seeds" + (f", {sel}" if sel else "") + "."]
     parts.append(f"Extractor: {extractor_text(t)}.")
+    conf = int(round(t.confidence * 100))
     parts.append(
-        "Bold: best mean per column; underlined: not significantly different from the best "
-        f"(two-sided Mann–Whitney U over seeds, α = {t.alpha:g})."
+        f"Bold: best mean per column; underlined: not distinguishable from the best (its {conf}% bootstrap "
+        f"rank interval over seeds reaches rank 1: seeds resampled within each objective, objectives "
+        f"ranked by their resampled means) -- the report's one rule of significance."
     )
     untestable = t.cells[~t.cells["testable"].astype(bool)] if "testable" in t.cells else t.cells[:0]
     if len(untestable):
-        best_n = {c: int(n) for c, n, b in zip(t.cells["column"], t.cells["n"], t.cells["best"]) if b}
-        pairs = sorted({(best_n[c], int(n)) for n, c in zip(untestable["n"], untestable["column"])}, reverse=True)
-        sizes = "; ".join(f"{a} vs {b} seeds: {min_mann_whitney_p(a, b):.2g}" for a, b in pairs)
+        cols = sorted(set(untestable["column"]))
         parts.append(
-            f"{len(untestable)} cell(s) are neither: with so few seeds no outcome could reach α "
-            f"(smallest possible p, best vs cell: {sizes}); run more seeds to test them.")
+            f"Too few seeds for any conclusion in {', '.join(cols)} (fewer than {MIN_SEEDS} scored seeds for "
+            f"some objective): only the best mean is marked; run more seeds.")
     if getattr(t, "floor", None):
         parts.append("Real data row: real training images scored in place of generated ones, against the same "
                      "reference images at the same sample counts and extractor (a floor, not an objective; it "

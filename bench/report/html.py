@@ -172,6 +172,45 @@ def _comparison_rows(comp: agg.Comparison | None, metric: Metric) -> list[dict]:
     return out
 
 
+def _rankings(t: agg.Table, ds: str) -> list[dict]:
+    """Per column of dataset ``ds`` in table ``t``: the ranking with bootstrap rank intervals and
+    the matrix of pairwise win probabilities."""
+    out = []
+    conf = int(round(t.confidence * 100))
+    cols = [c for c in t.column_order() if c in set(t.cells.loc[t.cells["dataset"] == ds, "column"])]
+    for k, col in enumerate(cols):
+        r = agg.ranking(t, col)
+        if r.empty:
+            continue
+        rows = []
+        for _, x in r.iterrows():
+            score = t.metric.format(x["mean"]) + ("" if not np.isfinite(x["std"]) else f" ± {t.metric.format(x['std'])}")
+            verdict = "best" if x["best"] else ("—" if not x["testable"] else (
+                "not distinguishable" if x["tied_with_best"] else "worse"))
+            rows.append({"label": agg.loss_label(x["loss"]), "score": score, "n": int(x["n"]), "rank": int(x["rank"]),
+                         "interval": f"{int(x['rank_lo'])}–{int(x['rank_hi'])}", "p_first": f"{x['p_first']:.2f}",
+                         "verdict": verdict})
+        w = agg.win_matrix(t, col)
+        labels = [agg.loss_label(x) for x in w.index]
+        matrix = [{"label": agg.loss_label(a), "cells": ["" if not np.isfinite(v) else f"{v:.2f}" for v in w.loc[a]]}
+                  for a in w.index]
+        too_few = ""
+        if not r["testable"].all() or (r["n"] < agg.MIN_SEEDS).any():
+            too_few = (f"Too few seeds for any conclusion: some objective has fewer than {agg.MIN_SEEDS} scored "
+                       f"seeds (fewest: {int(r['n'].min())}). The ranks and probabilities below describe these "
+                       f"seeds only.")
+        out.append({
+            "id": f"{ds}-{t.metric.id}-{k}", "column": col, "metric": t.metric.label, "conf": conf, "rows": rows,
+            "labels": labels, "matrix": matrix, "too_few": too_few, "direction": t.metric.direction,
+            "caption": (f"Objectives by mean {t.metric.label} ({t.metric.direction}); rank 1 = best. Rank interval: "
+                        f"central {conf}% of the bootstrap rankings (seeds resampled with replacement within each "
+                        f"objective, objectives ranked by their resampled means; ties share the better rank). "
+                        f"'not distinguishable': the interval reaches rank 1 -- the report's one rule of "
+                        f"significance, the same that underlines cells in the summary tables."),
+        })
+    return out
+
+
 def loss_row_label(comp: agg.Comparison, loss: str) -> str:
     for label, ours in comp.reference.rows.items():
         if ours == loss:
@@ -324,6 +363,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
             sec["distribution"] = _data_uri(figures.score_distribution(scores, t.metric, ds))
         else:
             sec["distribution"] = None
+        sec["rankings"] = _rankings(t, ds) if t is not None else []
         losses = [loss for (d, loss) in reps if d == ds]
         by_loss = {loss: reps[(ds, loss)] for loss in losses}
         sec["curves"] = _data_uri(figures.training_curves(curves, by_loss, ds, t.metric if t else None)) if len(curves) else None

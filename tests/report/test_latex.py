@@ -32,13 +32,13 @@ def _runs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# Written by hand: ns/MNIST 6, 7, 8 -> 7.0 ± 1.0 (best); wgan-gp 10, 12, 14 -> 12.0 ± 2.0,
-# Mann-Whitney p = 0.1 vs best, the smallest 3 vs 3 seeds allow -> not marked (the test cannot reach
-# 0.05); new_loss 3.5, 4.5 -> 4.0 ± 0.7 (std = sqrt(0.5)); ns/sub_50% a single seed -> 5.0, not
-# marked either (2 vs 1 seeds: smallest p = 2/3).
+# Written by hand: ns/MNIST 6, 7, 8 -> 7.0 ± 1.0 (best); wgan-gp 10, 12, 14 -> 12.0 ± 2.0, every
+# resampled mean above every resampled mean of ns: bootstrap rank interval [2, 2] does not reach 1 ->
+# not underlined; new_loss 3.5, 4.5 -> 4.0 ± 0.7 (std = sqrt(0.5)); ns/sub_50% a single seed -> 5.0:
+# fewer than 3 seeds in the column, no conclusion, nothing marked but the best mean.
 EXPECTED_FID = r"""\begin{table}[htbp]
 \centering
-\caption{FID (lower is better): mean $\pm$ sample std over seeds, best over checkpoints. Extractor: inception (InceptionV3 (2015-12-05, torch-fidelity)). Bold: best mean per column; underlined: not significantly different from the best (two-sided Mann--Whitney U over seeds, $\alpha$ = 0.05). 2 cell(s) are neither: with so few seeds no outcome could reach $\alpha$ (smallest possible p, best vs cell: 3 vs 3 seeds: 0.1; 2 vs 1 seeds: 0.67); run more seeds to test them. Selection: grid: all seeds of the configuration. Exclusions and flags: NS GAN / MNIST: 1/4 excluded: diverged.}
+\caption{FID (lower is better): mean $\pm$ sample std over seeds, best over checkpoints. Extractor: inception (InceptionV3 (2015-12-05, torch-fidelity)). Bold: best mean per column; underlined: not distinguishable from the best (its 95\% bootstrap rank interval over seeds reaches rank 1: seeds resampled within each objective, objectives ranked by their resampled means) -- the report's one rule of significance. Too few seeds for any conclusion in sub\_50\% (fewer than 3 scored seeds for some objective): only the best mean is marked; run more seeds. Selection: grid: all seeds of the configuration. Exclusions and flags: NS GAN / MNIST: 1/4 excluded: diverged.}
 \label{tab:fid}
 \begin{tabular}{lrr}
 \toprule
