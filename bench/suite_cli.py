@@ -32,14 +32,14 @@ def cmd_run(a) -> int:
                     progress=not a.no_progress)
     print(f"results table: {out['results']}/runs.parquet ({out['runs']} runs)")
     if not a.no_report:
-        _report(Path(out["results"]), Path(a.reports), a.compare)
+        _report(Path(out["results"]), Path(a.reports), a.compare, a.data_root, a.device)
     return 0
 
 
-def _report(sdir: Path, reports: Path, compare) -> None:
+def _report(sdir: Path, reports: Path, compare, data_root=None, device=None) -> None:
     from .report import write_report
 
-    paths = write_report(sdir, reports / sdir.name, compare=compare)
+    paths = write_report(sdir, reports / sdir.name, compare=compare, data_root=data_root, device=device or "cpu")
     print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}")
 
 
@@ -73,7 +73,7 @@ def cmd_report(a) -> int:
         from .collect import collect
 
         collect(sdir)
-    _report(sdir, Path(a.reports), a.compare)
+    _report(sdir, Path(a.reports), a.compare, a.data_root)
     return 0
 
 
@@ -90,7 +90,7 @@ def add_commands(sub) -> None:
     r.add_argument("--data-root", help="folder with real datasets (default $GANBENCH_DATA)")
     r.add_argument("--results", default="results")
     r.add_argument("--reports", default="reports")
-    r.add_argument("--compare", help="published table to put beside ours (lucic2018)")
+    r.add_argument("--compare", help="published table to put beside ours (lucic2018, pacgan2018)")
     r.add_argument("--no-report", action="store_true")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(fn=cmd_run)
@@ -110,5 +110,6 @@ def add_commands(sub) -> None:
     rp.add_argument("suite", help="suite name or file")
     rp.add_argument("--results", default="results")
     rp.add_argument("--reports", default="reports")
-    rp.add_argument("--compare", help="published table to put beside ours (lucic2018)")
+    rp.add_argument("--compare", help="published table to put beside ours (lucic2018, pacgan2018)")
+    rp.add_argument("--data-root", help="folder with real datasets, for the real-data row (default $GANBENCH_DATA)")
     rp.set_defaults(fn=cmd_report)
