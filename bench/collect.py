@@ -27,6 +27,11 @@ def _flat(prefix: str, d: Dict[str, Any], out: Dict[str, Any]) -> None:
             out[key] = v
 
 
+# what a search run's record says of its budget and, under successive halving, of its rung
+SEARCH_BUDGET_KEYS = ("rung", "rungs", "rung_configs", "rung_rank", "promoted", "run_d_steps", "cell_configs",
+                      "cell_runs", "cell_d_steps")
+
+
 def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
     k = rec["keys"]
     row: Dict[str, Any] = {"run_id": rec["run_id"], "suite": k.get("suite"), "loss": k["loss"],
@@ -43,6 +48,9 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
     row["search.phase"] = s.get("phase", "grid")
     row["search.config_id"] = s.get("config_id")
     row["search.sample"] = s.get("sample")
+    for key in SEARCH_BUDGET_KEYS:  # search suites only (successive halving and budgets)
+        if key in s:
+            row[f"search.{key}"] = s[key]
     m = rec.get("metrics", {})
     for which in ("final", "best", "best_step", "init"):
         for name, v in (m.get(which) or {}).items():

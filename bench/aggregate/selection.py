@@ -103,6 +103,10 @@ def select_rows(group: pd.DataFrame, col: str, higher_is_better: bool) -> tuple[
             rule = f"grid: all seeds, {n_cfg} configurations pooled"
         return rows, rule
     search = group[phase.isin(SEARCH_PHASES)]
+    if "search.rung" in search.columns:  # successive halving: only the last rung trained the full budget
+        rung = pd.to_numeric(search["search.rung"], errors="coerce")
+        last = pd.to_numeric(search["search.rungs"], errors="coerce") - 1
+        search = search[rung.isna() | (rung == last)]
     if search.empty:
         return group, "all rows (no recognised phase)"
     v = _values(search, col)
