@@ -29,7 +29,7 @@ def test_shared_registries_hold_everything():
 
     assert builtin(LOSSES) == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan"])
     assert {"ring8", "grid25", "mnist-5k", "mnist", "fashion-mnist", "cifar10", "celeba"} <= set(builtin(DATASETS))
-    assert builtin(ARCHS) == ["dcgan", "infogan", "mlp"]
+    assert builtin(ARCHS) == ["dcgan", "infogan", "mlp", "pacgan"]
 
 
 def test_every_entry_remembers_where_it_came_from():
