@@ -107,7 +107,7 @@ def test_packed_equals_solo_in_float64(loss, float64):
 def test_packed_matches_solo(loss):
     """float32: within the amplified rounding floor after F32_STEPS steps (the float64 test above
     is the exactness proof; over longer float32 runs the GAN dynamics amplify rounding into O(1)
-    differences on some CPUs: infoGAN reached 0.32 after 50 steps on an AVX-512 machine, with
+    differences on some CPUs: infoGAN reached 0.32 after 50 steps on a 2-core AMD EPYC (AVX2), with
     the float64 runs equal to 1e-14)."""
     sp1, spn = specs(loss, 1), specs(loss, F32_STEPS)
     _, p1 = packed_outputs(sp1, 1)
