@@ -21,11 +21,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from ..config import RunSpec
-from ..errors import Diverged, InfrastructureError, PackError  # noqa: F401
 from ..results import RECORD_NAME, atomic_write_json
 from .artifacts import event, read_checkpoint
 from .loop import CheckpointHook, Loop, PackedStepError, write_record
-from .member import Run, make_optimizer  # noqa: F401
+from .member import Run
 from .packed import PackedStep
 from .policy import check_packable, pack_key, pack_refusal  # noqa: F401
 from .record import environment, make_record  # noqa: F401

@@ -19,7 +19,6 @@ What ends a run, per member of the unit:
 from __future__ import annotations
 
 import os
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -229,7 +228,3 @@ def write_record(rec: Dict[str, Any], out: Optional[Path]) -> None:
     if out is not None:
         atomic_write_json(out / RECORD_NAME, rec)
         event(out, "end", rec["counts"]["d_steps"], rec["status"])
-
-
-def note(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
