@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -27,3 +28,15 @@ def real_data_root(*datasets: str) -> Path:
 @pytest.fixture
 def data_root():
     return real_data_root("mnist", "fashion-mnist")
+
+
+def changed(base: dict, **changes) -> dict:
+    """A deep copy of a suite dict with ``a__b__c=value`` settings changed (missing levels made)."""
+    d = json.loads(json.dumps(base))
+    for path, v in changes.items():
+        node = d
+        parts = path.split("__")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = v
+    return d

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from bench.results import atomic_write_json, read_record
+from conftest import changed
 from bench.suite import SuiteError, load_suite, suite_from_dict
 
 GRID = {
@@ -43,15 +44,7 @@ HALVING = {
 }
 
 
-def copy_(d, **changes):
-    d = json.loads(json.dumps(d))
-    for path, v in changes.items():
-        node = d
-        parts = path.split("__")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = v
-    return d
+copy_ = changed
 
 
 def write(tmp_path, d, name="s.yaml"):

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bench.suite import SuiteError, load_suite, suite_from_dict
+from conftest import changed
 
 BASE = {
     "name": "t", "version": 1,
@@ -27,14 +28,7 @@ def write(tmp_path, d, name="s.yaml"):
 
 
 def with_(**changes):
-    d = json.loads(json.dumps(BASE))
-    for path, v in changes.items():
-        node = d
-        parts = path.split("__")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = v
-    return d
+    return changed(BASE, **changes)
 
 
 @pytest.mark.parametrize("changes,key,needle", [

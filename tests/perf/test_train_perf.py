@@ -50,20 +50,25 @@ def minimal_loop(data):
     return run
 
 
-def ours_loop():
-    from bench.validate import resolve
+def ours(settings, steps):
+    """Our loop on mnist-5k (ns, batch B), ``steps`` D steps per call, no evaluation."""
     from bench.engine import Loop, Run, SoloStep
+    from bench.validate import resolve
 
-    spec = resolve("ns", {"dataset": "mnist-5k", "model": "dcgan", "model_params": {"width": 16},
-                          "batch_size": B, "steps": 1, "log_every": 50, "eval": {"extractor": "none"}})
+    spec = resolve("ns", {"dataset": "mnist-5k", "batch_size": B, "steps": 1, "log_every": 50,
+                          "eval": {"extractor": "none"}, **settings})
     run = Run(spec)
     run.attach_data()
     loop = Loop(SoloStep(run), [None])
 
     def go():
-        run.spec.steps = run.step + STEPS
+        run.spec.steps = run.step + steps
         loop.run()
     return go
+
+
+def ours_loop():
+    return ours({"model": "dcgan", "model_params": {"width": 16}}, STEPS)
 
 
 def test_training_step_vs_minimal_loop(benchmark):
@@ -146,19 +151,7 @@ def minimal_lucic_loop(data):
 
 
 def ours_lucic(fast):
-    from bench.engine import Loop, Run, SoloStep
-    from bench.validate import resolve
-
-    spec = resolve("ns", {"dataset": "mnist-5k", "model": "infogan", "batch_size": B, "z_dist": "uniform",
-                          "steps": 1, "log_every": 50, "eval": {"extractor": "none"}, "fast": fast})
-    run = Run(spec)
-    run.attach_data()
-    loop = Loop(SoloStep(run), [None])
-
-    def go():
-        run.spec.steps = run.step + LUCIC_STEPS
-        loop.run()
-    return go
+    return ours({"model": "infogan", "z_dist": "uniform", "fast": fast}, LUCIC_STEPS)
 
 
 def test_lucic_network_plain_and_fast_vs_minimal_loop(benchmark):
