@@ -98,7 +98,7 @@ def cmd_eval(a) -> int:
 
 
 def cmd_list(a) -> int:
-    from .data import DATASETS
+    from .data import DATASETS, splits_of
     from .losses import LOSSES
     from .models import ARCHS, arch_params
 
@@ -114,7 +114,7 @@ def cmd_list(a) -> int:
                       f"          cite: {r['citation']}")
     elif a.what == "datasets":
         rows = [{"name": n, "kind": i.kind, "shape": list(i.shape), "classes": i.num_classes,
-                 "splits": list(i.splits), "needs_data_root": i.needs_root, "description": i.description,
+                 "splits": list(splits_of(i)), "needs_data_root": i.needs_root, "description": i.description,
                  "source": DATASETS.source(n)}
                 for n, i in DATASETS.items()]
         if a.json:

@@ -52,7 +52,7 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
         if key in s:
             row[f"search.{key}"] = s[key]
     m = rec.get("metrics", {})
-    for which in ("final", "best", "best_step", "init"):
+    for which in ("final", "best", "best_step", "init", "select"):
         for name, v in (m.get(which) or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 row[f"metric.{which}.{name}"] = float(v)
@@ -60,7 +60,7 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
     for name, v in prov.items():
         row[f"eval.{name}"] = json.dumps(v) if isinstance(v, (dict, list)) else v
     row.setdefault("eval.extractor", None)
-    row["eval.selection"] = METRIC_SELECTION
+    row["eval.selection"] = prov.get("selection", METRIC_SELECTION)
     for name, v in (rec.get("cost") or {}).items():
         if name != "throughput":
             row[f"cost.{name}"] = v

@@ -68,6 +68,12 @@ class EvalSpec:
     # 'pacgan' (>= 1 high-quality sample, PacGAN's code) or an integer count (bench.metrics.modes).
     # Added after run ids existed: left out of the identity at its default, so every id stays.
     mode_threshold: Union[str, int] = "ganbench"
+    # which split chooses the best checkpoint (and a search's best configuration):
+    # 'validation' (default): a fixed, class-stratified 10% of the training split, held out from
+    #   training, scored with latents independent of the reported ones; tables report the selected
+    #   generator's score on ref_split;
+    # 'test': select and report on ref_split (optimistic; the protocol of Lucic et al. 2018).
+    selection: str = "validation"
 
 
 @dataclass

@@ -3,10 +3,15 @@
 Record schema (``record.json``, version ``RECORD_SCHEMA``):
     schema, run_id, keys{loss, dataset, model, seed, suite}, status ("done" | "diverged" |
     "failed" | "running"), reason, diverged_step, collapsed, config (the resolved RunSpec
-    without runtime fields), counts{d_steps, g_steps}, metrics{final, best, best_step,
-    provenance}, curves{name: [[step, value], ...]}, cost{wall_s, train_s, eval_s,
+    without runtime fields), counts{d_steps, g_steps}, metrics{final, best, best_step, init,
+    select, selection, provenance}, curves{name: [[step, value], ...]}, cost{wall_s, train_s, eval_s,
     steps_per_s, device, threads}, environment{python, torch, torchvision, torch_fidelity,
-    ganbench, git_sha, platform}, artifacts{samples, interpolation, points, checkpoint}."""
+    ganbench, git_sha, platform}, artifacts{samples, interpolation, points, checkpoint}.
+
+``metrics.best`` is the reported score of the selected checkpoint (on ``eval.ref_split``);
+``metrics.select`` the score that chose it (the validation split under ``eval.selection:
+validation``, the same as ``best`` under ``test``). Choosing a configuration or promoting a run
+reads ``select`` (:func:`selection_score`), reporting reads ``best``."""
 from __future__ import annotations
 from .errors import CorruptRecord  # noqa: F401
 
@@ -18,6 +23,14 @@ from typing import Any, Dict, Optional
 
 RECORD_SCHEMA = 1
 RECORD_NAME = "record.json"
+
+
+def selection_score(rec: Dict[str, Any], metric: str) -> Optional[float]:
+    """The score of ``metric`` that selection may use: ``metrics.select`` (never the reported
+    split under validation selection); records made before it existed fall back to ``best``."""
+    m = rec.get("metrics") or {}
+    v = (m.get("select") or m.get("best") or {}).get(metric)
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional
 from .errors import CorruptRecord
 from .executors import EXECUTORS, FINISHED, RESUME_NAME, SuiteProgress, record_state, run_dir  # noqa: F401
 from .metrics.catalogue import metric
-from .results import RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record
+from .results import RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record, selection_score
 from .suite import PlannedRun, Suite, check_budgets
 
 # A run whose record has one of these statuses is a result and is skipped on a re-run. ``stopped``:
@@ -164,7 +164,7 @@ def promote(sdir: Path, suite: Suite, planned: List[PlannedRun], rung: int, prog
             rec = recs[p.run_id]
             v = None
             if rec and rec["status"] in ("done", "stopped"):
-                v = (rec.get("metrics") or {}).get("best", {}).get(metric)
+                v = selection_score(rec, metric)
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
             return (0, sign * v, p.sample) if ok else (1, 0.0, p.sample)
         ranked = sorted(runs, key=order)
@@ -196,7 +196,8 @@ def promote(sdir: Path, suite: Suite, planned: List[PlannedRun], rung: int, prog
 
 def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[Any, Any]:
     """Per (loss, dataset, other axes): the searched configuration with the best value of the
-    suite's metric (best over checkpoints); ties go to the earliest sample. Under halving
+    suite's metric (the selection score of its best checkpoint: on the validation split unless
+    eval.selection is test); ties go to the earliest sample. Under halving
     ``searched`` holds the last rung only (the full budget)."""
     metric = suite.search["metric"]
     sign = 1 if _lower_is_better(metric) else -1
@@ -205,7 +206,7 @@ def best_configs(sdir: Path, suite: Suite, searched: List[PlannedRun]) -> Dict[A
         rec = _read(sdir, p.run_id)
         if not rec or rec["status"] != "done":
             continue
-        v = rec["metrics"]["best"].get(metric)
+        v = selection_score(rec, metric)
         if v is None or not math.isfinite(v):
             continue
         key = suite.cell_of(p.spec)

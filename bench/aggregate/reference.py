@@ -73,6 +73,9 @@ def compare_reference(table: Table, reference: str | object = "lucic2018", runs:
         warnings.append("Published values are the best over checkpoints; ours use the final checkpoint.")
     if table.which == "best" and ref.selection == "final":
         warnings.append("Published values are final-checkpoint scores; ours are the best over checkpoints.")
+    if table.which == "best" and ref.selection == "best-over-checkpoints" and "validation" in table.selections:
+        warnings.append("Published values chose the best checkpoint on the test split itself (optimistic); ours "
+                        "chose it on a held-out validation split. Set eval.selection: test to compare like for like.")
     if runs is not None:
         for colname, ref_val, what in [("eval.n_fake", ref.n_fake, "generated samples"), ("eval.n_real", ref.n_real, "real samples")]:
             if colname in runs.columns and ref_val:

@@ -61,6 +61,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
     # the report's "real data" row: column -> (score of real training images or None, note)
     floor: dict = field(default_factory=dict)
+    # eval.selection of the scored runs: 'validation' and/or 'test' (empty: records before it existed)
+    selections: list[str] = field(default_factory=list)
 
     @property
     def column_axes(self) -> list[str]:
@@ -227,11 +229,14 @@ def aggregate(
                 cells.at[i, "testable"] = False  # no conclusion: mark nothing
             else:
                 cells.at[i, "tied_with_best"] = bool(cells.at[i, "rank_lo"] == 1)
-    extractors = []
-    if "eval.extractor" in runs.columns and not is_cost(m):
+    extractors, selections = [], []
+    if not is_cost(m):
         scored = runs[np.isfinite(_values(runs, col))]
-        extractors = sorted(set(scored["eval.extractor"].dropna().astype(str)))
-    return Table(m, cells, axes, which, extractors, exclude_collapsed, alpha, confidence)
+        if "eval.extractor" in runs.columns:
+            extractors = sorted(set(scored["eval.extractor"].dropna().astype(str)))
+        if "param.eval.selection" in runs.columns:
+            selections = sorted(set(scored["param.eval.selection"].dropna().astype(str)))
+    return Table(m, cells, axes, which, extractors, exclude_collapsed, alpha, confidence, selections=selections)
 
 
 def _column_cells(table: Table, column: str) -> pd.DataFrame:

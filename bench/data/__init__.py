@@ -92,11 +92,37 @@ def resolve_root(root=None) -> Path:
     return Path(root) if root else default_root()
 
 
+# The validation split: a fixed, class-stratified 10% of the training split, held out from
+# training when runs select on it (``eval.selection: validation``). ``val`` is that part and
+# ``fit`` the rest; both are derived from ``train`` for every dataset that has one, the same on
+# every machine (a fixed seed, independent of the run's seed).
+VALIDATION_FRACTION = 0.1
+VALIDATION_SEED = 0
+DERIVED_SPLITS = ("fit", "val")
+
+
+def splits_of(info: DatasetInfo) -> Tuple[str, ...]:
+    """The splits of dataset ``info``: its own, plus ``fit``/``val`` where it has ``train``."""
+    return tuple(info.splits) + (DERIVED_SPLITS if "train" in info.splits else ())
+
+
+def validation_indices(y: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Sorted indices (into the training split) of the validation part: per class, the first
+    round(10%) of that class's samples in a fixed permutation (the whole split as one group
+    when unlabelled)."""
+    g = torch.Generator().manual_seed(VALIDATION_SEED)
+    perm = torch.randperm(len(y), generator=g)
+    groups = [perm[y[perm] == c] for c in range(num_classes)] if num_classes else [perm]
+    taken = [grp[:int(round(len(grp) * VALIDATION_FRACTION))] for grp in groups]
+    return torch.cat(taken).sort().values
+
+
 def load(name: str, split: str = "train", root=None) -> Dataset:
-    """Load a registered dataset split (cached per process)."""
+    """Load a registered dataset split (cached per process); ``fit`` and ``val`` are the
+    training split without / with only its validation part."""
     info = DATASETS.get(name)
-    if split not in info.splits:
-        raise ValueError(f"dataset {name!r} has no split {split!r}; valid splits: {', '.join(info.splits)}")
+    if split not in splits_of(info):
+        raise ValueError(f"dataset {name!r} has no split {split!r}; valid splits: {', '.join(splits_of(info))}")
     r = resolve_root(root) if info.needs_root else Path(".")
     return _load_cached(name, split, str(r))
 
@@ -104,6 +130,12 @@ def load(name: str, split: str = "train", root=None) -> Dataset:
 @functools.lru_cache(maxsize=16)
 def _load_cached(name: str, split: str, root: str) -> Dataset:
     info = DATASETS.get(name)
+    if split in DERIVED_SPLITS:
+        full = _load_cached(name, "train", root)
+        held = torch.zeros(len(full), dtype=torch.bool)
+        held[validation_indices(full.y, info.num_classes)] = True
+        keep = held if split == "val" else ~held
+        return Dataset(info, split, full.x[keep].contiguous(), full.y[keep].contiguous())
     x, y = info.loader(split, Path(root))
     if info.kind == "image":
         assert x.dtype == torch.uint8 and x.dim() == 4 and tuple(x.shape[1:]) == info.shape, (name, x.shape)

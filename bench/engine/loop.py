@@ -32,7 +32,7 @@ from ..results import RECORD_NAME, atomic_write_json
 from .artifacts import event, write_checkpoint, write_samples
 from .policy import g_norm_wanted, mark_bad
 from .record import make_record
-from .scoring import evaluate_member
+from .scoring import evaluate_member, finish_selection
 
 CheckpointHook = Callable[[List[Dict[str, Any]]], None]
 
@@ -171,6 +171,9 @@ class Loop:
         share = (time.perf_counter() - t0) / self.K
         for k in self.alive():
             members[k].train_s += share
+        for k, o in enumerate(self.outcomes):  # a diverged run reports its checkpoints chosen before
+            if o.status == "diverged" and members[k].best_step and not members[k].best:
+                self.guarded(k, lambda m=members[k]: finish_selection(m))
         if bar is not None:
             bar.close()
 
@@ -194,6 +197,8 @@ class Loop:
             m, out = self.members[k], self.outs[k]
             if ev_now or final:
                 self.guarded(k, lambda m=m: evaluate_member(m, final=final))
+            if final and self.outcomes[k].alive:
+                self.guarded(k, lambda m=m: finish_selection(m))
             if ck_now and out is not None and self.outcomes[k].alive:
                 self.guarded(k, lambda m=m, out=out: self._checkpoint(m, out))
         written = [k for k in self.alive() if ck_now and self.outs[k] is not None]

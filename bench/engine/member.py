@@ -25,7 +25,7 @@ def make_optimizer(name: str, params, lr: float, betas, eps: float):
 
 # what a checkpoint restores besides networks, optimisers, streams and objective state
 _PROGRESS = ("step", "g_steps", "curves", "best", "best_step", "final", "init", "provenance", "collapsed",
-             "train_s", "eval_s", "throughput", "last_g")
+             "train_s", "eval_s", "throughput", "last_g", "select", "best_g")
 
 
 class Run:
@@ -68,6 +68,11 @@ class Run:
         self.curves: Dict[str, list] = {}
         self.best: Dict[str, float] = {}
         self.best_step: Dict[str, int] = {}
+        # eval.selection = validation: the validation scores that chose each best checkpoint, and
+        # the generator weights at each step some metric currently selects (CPU copies), scored
+        # on the reporting split when the run ends (bench.engine.scoring)
+        self.select: Dict[str, float] = {}
+        self.best_g: Dict[int, Dict[str, torch.Tensor]] = {}
         self.final: Dict[str, float] = {}
         self.init: Dict[str, float] = {}  # scores of the generator at initialisation (when eval.every > 0)
         self.provenance: Dict[str, Any] = {}
@@ -91,19 +96,35 @@ class Run:
         return self.latents(n, torch.Generator(self.device).manual_seed(seed))
 
     @torch.no_grad()
-    def generate(self, zin: torch.Tensor, batch: int = 500) -> torch.Tensor:
-        was = self.G.training
-        self.G.eval()
+    def generate(self, zin: torch.Tensor, batch: int = 500, G: Optional[torch.nn.Module] = None) -> torch.Tensor:
+        G = self.G if G is None else G
+        was = G.training
+        G.eval()
         try:
-            return torch.cat([self.G(zin[i:i + batch]) for i in range(0, len(zin), batch)]).cpu()
+            return torch.cat([G(zin[i:i + batch]) for i in range(0, len(zin), batch)]).cpu()
         finally:
-            self.G.train(was)
+            G.train(was)
 
-    def sample_fn(self, seed: int) -> Callable[[int], torch.Tensor]:
-        """n -> n samples (model space, CPU) from fixed latents drawn with ``seed``."""
+    def sample_fn(self, seed: int, G: Optional[torch.nn.Module] = None) -> Callable[[int], torch.Tensor]:
+        """n -> n samples (model space, CPU) from fixed latents drawn with ``seed`` (from
+        generator ``G``; default: the run's current one)."""
         def fn(n: int) -> torch.Tensor:
-            return self.generate(self.fixed_latents(n, seed)[0])
+            return self.generate(self.fixed_latents(n, seed)[0], G=G)
         return fn
+
+    def generator_at(self, weights: Dict[str, torch.Tensor]) -> torch.nn.Module:
+        """A copy of G holding ``weights`` (a state dict); the run's own G is untouched."""
+        import copy
+
+        G = copy.deepcopy(self.G)
+        G.load_state_dict(weights)
+        return G
+
+    @property
+    def training_split(self) -> str:
+        """``fit`` (the training split without its validation part) when this run selects on
+        the validation split, else the whole ``train``."""
+        return "fit" if self.spec.eval.selection == "validation" else "train"
 
     @property
     def samples_per_step(self) -> int:
@@ -112,7 +133,7 @@ class Run:
 
     def attach_data(self) -> None:
         if getattr(self, "feed", None) is None:
-            data = load(self.spec.dataset, "train", self.spec.data_root).to(self.device)
+            data = load(self.spec.dataset, self.training_split, self.spec.data_root).to(self.device)
             self.feed = BatchFeed(data.x, data.y, self.samples_per_step, self.spec.seed, self.info.kind)
 
     def autocast(self):
@@ -128,6 +149,7 @@ class Run:
                 "gen_z": self.gen_z.get_state(), "gen_aux": self.gen_aux.get_state(),
                 "objective_state": {k: v.detach().clone() for k, v in self.state.items()},
                 "curves": self.curves, "best": self.best, "best_step": self.best_step, "final": self.final,
+                "select": self.select, "best_g": self.best_g,
                 "init": self.init, "provenance": self.provenance, "collapsed": self.collapsed,
                 "train_s": self.train_s, "eval_s": self.eval_s, "throughput": self.throughput,
                 "last_g": self.last_g, "run_id": self.spec.run_id}

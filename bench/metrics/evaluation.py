@@ -60,7 +60,7 @@ def evaluate(sample_fn: Callable[[int], torch.Tensor], dataset: str, spec=None, 
     ``kid_subsets`` (100), ``isc_splits`` (10), ``classifier_config`` (a ``ClassifierConfig``).
     Raises ``MetricsError`` for settings that cannot work, ``NonFiniteSamples`` when the
     generator outputs NaN/inf."""
-    from ..data import DATASETS, load
+    from ..data import DATASETS, load, splits_of
 
     unknown = [k for k in extra if k not in EXTRA_KWARGS]
     if unknown:
@@ -82,9 +82,9 @@ def evaluate(sample_fn: Callable[[int], torch.Tensor], dataset: str, spec=None, 
         prov["notes"].append("eval.extractor = 'none': nothing evaluated")
         return Scores({}, prov, None)
     ex = EXTRACTORS.get(extractor)
-    if s["ref_split"] not in info.splits:
+    if s["ref_split"] not in splits_of(info):
         raise MetricsError(f"eval.ref_split: dataset {dataset!r} has no split {s['ref_split']!r}; "
-                           f"valid: {', '.join(info.splits)}")
+                           f"valid: {', '.join(splits_of(info))}")
     if ex.check is not None:  # fail early, before any work (a missing package, a missing weights file)
         try:
             ex.check(s)

@@ -11,13 +11,16 @@ from .catalogue import groups
 from .extractor_registry import AUTO, DATA_KINDS, EXTRACTORS, NONE, auto_extractor, usable_extractors
 
 __all__ = ["valid_extractors", "valid_metrics", "resolve_extractor", "check_eval_settings", "EXTRA_KWARGS",
-           "MODE_THRESHOLDS", "DEFAULT_MODE_THRESHOLD", "check_mode_threshold"]
+           "MODE_THRESHOLDS", "DEFAULT_MODE_THRESHOLD", "check_mode_threshold", "SELECTIONS"]
 
 EXTRA_KWARGS = {"kid_subsets": 100, "isc_splits": 10, "classifier_config": None}
 
 # eval.mode_threshold: when a mode of a 2-D mixture counts as covered (bench.metrics.modes)
 MODE_THRESHOLDS = ("ganbench", "pacgan")  # the named values; an integer >= 1 is a count of samples
 DEFAULT_MODE_THRESHOLD = "ganbench"
+
+# eval.selection: the split that chooses the best checkpoint and configuration (bench.engine.scoring)
+SELECTIONS = ("validation", "test")
 
 
 def check_mode_threshold(value) -> None:
@@ -125,6 +128,10 @@ def check_eval_settings(eval_settings: Dict[str, Any], info) -> None:
     and sample-count settings (the reference split's size is not known yet). Raises
     MetricsError. ``extractor: none`` evaluates nothing and is not checked further."""
     s = _spec_dict(eval_settings)
+    if s["selection"] not in SELECTIONS:
+        raise MetricsError(f"eval.selection: expected 'validation' (select on a held-out 10% of the training "
+                           f"split, report on eval.ref_split) or 'test' (select and report on eval.ref_split, "
+                           f"as Lucic et al. 2018); got {s['selection']!r}")
     if s["extractor"] == NONE:
         return
     resolve_extractor(s["extractor"], info)

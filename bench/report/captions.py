@@ -21,7 +21,13 @@ def extractor_text(t: Table) -> str:
 def selection_text(t: Table) -> str:
     if is_cost(t.metric):
         return ""
-    return "best over checkpoints" if t.which == "best" else "final checkpoint"
+    if t.which != "best":
+        return "final checkpoint"
+    sel = getattr(t, "selections", None) or []
+    chosen = {"validation": "chosen on the validation split (10% of train, held out of training) and scored on "
+                            "the test split",
+              "test": "chosen and scored on the test split (optimistic, as Lucic et al. 2018)"}
+    return "best over checkpoints" + (", " + "; ".join(chosen.get(s, s) for s in sel) if sel else "")
 
 
 def table_caption(t: Table) -> str:
