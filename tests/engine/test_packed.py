@@ -119,7 +119,9 @@ def test_packed_matches_solo(loss):
     assert dn <= min(GROWTH * floor, CAP), (loss, floor, dn)
 
 
-def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
+def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path, float64):
+    """In float64, where rounding cannot hide a mismatch: a sibling of a diverged member ends
+    equal to its solo run (float32 rounding differences grow over the steps; see above)."""
     sp = specs("ns", 30, debug={"nan_at_step": 12, "nan_seeds": [2]})
     outs = [tmp_path / f"s{s.seed}" for s in sp]
     recs = train_unit(sp, outs)
@@ -134,7 +136,7 @@ def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
         for name in ("d_loss", "g_loss"):
             a = torch.tensor([v for _, v in recs[k]["curves"][name]])
             b = torch.tensor([v for _, v in solo["curves"][name]])
-            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+            assert torch.allclose(a, b, rtol=1e-8, atol=1e-10), (name, (a - b).abs().max().item())
         ck_p = torch.load(outs[k] / "checkpoints" / "latest.pt", weights_only=False)
         ck_s = torch.load(tmp_path / f"solo{k}" / "checkpoints" / "latest.pt", weights_only=False)
         assert ck_p["step"] == ck_s["step"] == 30
@@ -145,7 +147,7 @@ def test_diverging_member_is_marked_and_siblings_match_solo(tmp_path):
             with torch.no_grad():
                 x = run.G(fixed_latents(sp[k]))
                 fx.append(torch.cat([x.flatten(), run.D(x).score]))
-        assert rel_diff(fx[0], fx[1]) <= 1e-3  # ns at 30 steps: measured about 1e-6
+        assert rel_diff(fx[0], fx[1]) <= 1e-8
 
 
 def test_what_does_not_pack(monkeypatch):
