@@ -13,4 +13,4 @@ __version__ = "0.1.0"
 
 # Bumped whenever a change alters what a run computes (its numbers for a given config).
 # It enters every run id, so results from older semantics are never mixed with new ones.
-TRAINING_SEMANTICS_VERSION = 3  # 3: validation split held out of training and used for selection (eval.selection); 2: batch norm in BEGAN's autoencoder (per d_norm); per-run auxiliary losses
+TRAINING_SEMANTICS_VERSION = 3  # 3: validation split held out of training and used for selection (eval.selection), LSGAN with ½ factors on sigmoid outputs (loss_params.form); 2: batch norm in BEGAN's autoencoder (per d_norm); per-run auxiliary losses

@@ -49,11 +49,28 @@ def test_one_sided_label_smoothing():
     assert loss.item() == pytest.approx(real + fake, rel=1e-12)
 
 
-def test_lsgan():
-    loss, _ = LOSSES.get("lsgan")().d_loss(ident_D, col(R), col(F_), StepCtx())
-    assert loss.item() == pytest.approx(mean([(r - 1) ** 2 for r in R]) + mean([f ** 2 for f in F_]), rel=1e-12)
-    g, _ = LOSSES.get("lsgan")().g_loss(ident_D, col(F_), StepCtx())
-    assert g.item() == pytest.approx(mean([(f - 1) ** 2 for f in F_]), rel=1e-12)
+def test_lsgan_both_forms():
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    for form, out in [("mao2017", lambda v: v), ("lucic2018", sig)]:
+        obj = LOSSES.get("lsgan")(form=form)
+        loss, _ = obj.d_loss(ident_D, col(R), col(F_), StepCtx())
+        want = 0.5 * mean([(out(r) - 1) ** 2 for r in R]) + 0.5 * mean([out(f) ** 2 for f in F_])
+        assert loss.item() == pytest.approx(want, rel=1e-12), form
+        g, _ = obj.g_loss(ident_D, col(F_), StepCtx())
+        assert g.item() == pytest.approx(0.5 * mean([(out(f) - 1) ** 2 for f in F_]), rel=1e-12), form
+    # the default is the form of compare_gan (Lucic et al. 2018): on D's sigmoid outputs
+    assert LOSSES.get("lsgan")().form == "lucic2018"
+    # one-sided label smoothing moves the real target
+    loss, _ = LOSSES.get("lsgan")(form="mao2017").d_loss(ident_D, col(R), col(F_), StepCtx(real_target=0.9))
+    assert loss.item() == pytest.approx(0.5 * mean([(r - 0.9) ** 2 for r in R]) + 0.5 * mean([f ** 2 for f in F_]))
+
+
+def test_lsgan_form_is_checked():
+    from bench.errors import ConfigError
+    from bench.validate import resolve
+
+    with pytest.raises(ConfigError, match="form.*lucic2018, mao2017"):
+        resolve("lsgan", {"dataset": "ring8", "loss_params": {"form": "paper"}})
 
 
 def test_wgan():
