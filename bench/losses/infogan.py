@@ -20,7 +20,10 @@ class InfoGAN(Objective):
     defaults = {"optim": {"name": "adam", "lr_d": 2e-4, "lr_g": 1e-3, "betas": [0.5, 0.999]}}
     citation = ("Chen et al., InfoGAN: Interpretable Representation Learning by Information "
                 "Maximizing GANs, NeurIPS 2016 (one 10-way categorical + 2 continuous codes; "
-                "D lr 2e-4, G lr 1e-3)")
+                "D lr 2e-4, G lr 1e-3; lambda 1 for the categorical code and a smaller lambda for the "
+                "continuous codes, as the paper advises (Sec. 6: 'a smaller lambda is typically used' so "
+                "that the terms are on the GAN loss's scale): 0.1 here; openai/InfoGAN's info_reg_coeff "
+                "= 1.0 weighs both, set lambda_cont: 1.0 for that)")
 
     def __init__(self, cat_dim: int = 10, cont_dim: int = 2, lambda_cat: float = 1.0, lambda_cont: float = 0.1):
         self.cat_dim, self.cont_dim = int(cat_dim), int(cont_dim)
