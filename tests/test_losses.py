@@ -182,3 +182,15 @@ def test_every_objective_declares_defaults_and_citation():
     for name, cls in LOSSES.items():
         d = cls.describe()
         assert d["citation"] and d["summary"] and "optim" in cls.defaults, name
+
+
+def test_hinge():
+    obj = LOSSES.get("hinge")()
+    loss, logs = obj.d_loss(ident_D, col(R), col(F_), StepCtx())
+    # by hand: max(0, 1 - r) for R = [1, -0.5, 2] -> [0, 1.5, 0]; max(0, 1 + f) for F = [-1, 0.3, 0] -> [0, 1.3, 1]
+    assert logs["d_loss_real"].item() == pytest.approx(1.5 / 3, rel=1e-12)
+    assert logs["d_loss_fake"].item() == pytest.approx(2.3 / 3, rel=1e-12)
+    assert loss.item() == pytest.approx(3.8 / 3, rel=1e-12)
+    g, _ = obj.g_loss(ident_D, col(F_), StepCtx())
+    assert g.item() == pytest.approx(-(-1 + 0.3 + 0) / 3, rel=1e-12)
+    assert obj.caps.n_critic == 5
