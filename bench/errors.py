@@ -66,6 +66,10 @@ class PackError(GanbenchError, ValueError):
     """Runs that cannot train as one packed unit."""
 
 
+class SuiteLocked(GanbenchError):
+    """Another driver holds the suite's results folder (bench.lock)."""
+
+
 class CLIError(GanbenchError):
     """A bad command-line argument: printed as one line, exit code 2."""
 

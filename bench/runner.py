@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 from .errors import CorruptRecord
 from .executors import EXECUTORS, FINISHED, RESUME_NAME, SuiteProgress, record_state, run_dir  # noqa: F401
 from .metrics.catalogue import metric
+from .lock import SuiteLock
 from .results import RECORD_NAME, atomic_write_bytes, atomic_write_json, read_record, selection_score
 from .suite import PlannedRun, Suite, check_budgets
 
@@ -45,13 +46,22 @@ def pin(planned: PlannedRun, cpu: float) -> PlannedRun:
 def run_suite(suite: Suite, results_root: Path = Path("results"), executor: str = "serial",
               address: Optional[str] = None, max_concurrent: Optional[int] = None, force: bool = False,
               storage: Optional[str] = None, device: Optional[str] = None, data_root: Optional[str] = None,
-              progress: bool = True, log=None) -> Dict[str, Any]:
+              progress: bool = True, log=None, wait: bool = False) -> Dict[str, Any]:
+    """Run every planned run of ``suite`` not yet finished, as its one driver: a second driver of
+    the same results folder is refused (``SuiteLocked``, naming the holder) or, with ``wait``,
+    waits for the first to end (bench.lock)."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     check_budgets(suite)  # a Suite built in code gets the loader's equal-budget rule too
     runner = EXECUTORS.get(executor)(progress=progress, address=address, max_concurrent=max_concurrent,
                                      storage=storage)
     sdir = suite_dir(results_root, suite)
     sdir.mkdir(parents=True, exist_ok=True)
+    with SuiteLock(sdir, wait=wait, log=log):
+        return _drive(suite, sdir, runner, executor, force, device, data_root, log)
+
+
+def _drive(suite: Suite, sdir: Path, runner, executor: str, force: bool, device: Optional[str],
+           data_root: Optional[str], log) -> Dict[str, Any]:
     if suite.path is not None:
         atomic_write_bytes(sdir / "suite.yaml", Path(suite.path).read_bytes())
     prog = SuiteProgress(total=suite.count())

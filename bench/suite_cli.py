@@ -29,7 +29,7 @@ def cmd_run(a) -> int:
     suite = load_suite(a.suite)
     out = run_suite(suite, Path(a.results), executor=a.executor, address=a.address, max_concurrent=a.max_concurrent,
                     force=a.force, storage=a.storage, device=a.device, data_root=a.data_root,
-                    progress=not a.no_progress)
+                    progress=not a.no_progress, wait=a.wait)
     print(f"results table: {out['results']}/runs.parquet ({out['runs']} runs)")
     if not a.no_report:
         _report(Path(out["results"]), Path(a.reports), a.compare, a.data_root, a.device)
@@ -86,6 +86,8 @@ def add_commands(sub) -> None:
                                      "share or a URI (s3://, gs://, file://); default results/<suite>/tune")
     r.add_argument("--max-concurrent", type=int, help="at most N trials at once (default: as resources allow)")
     r.add_argument("--force", action="store_true", help="redo runs that already finished")
+    r.add_argument("--wait", action="store_true",
+                   help="if another driver is running this suite, wait for it to end instead of refusing")
     r.add_argument("--device", help="override the device of every run (cpu, cuda)")
     r.add_argument("--data-root", help="folder with real datasets (default $GANBENCH_DATA)")
     r.add_argument("--results", default="results")
