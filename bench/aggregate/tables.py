@@ -27,7 +27,7 @@ from .labels import dataset_label, dataset_ranker, order_losses
 from .selection import SEARCH_PHASES, _phase, _truthy, _values, get_metric, is_cost, resolve_which, select_rows
 from .statistics import MIN_SEEDS, bootstrap_ci, rank_intervals, stable_seed, win_probability
 
-__all__ = ["Table", "aggregate", "win_matrix", "ranking", "representative_runs", "cost_table", "budget_curves", "PACGAN_COLUMN",
+__all__ = ["Table", "aggregate", "win_matrix", "ranking", "representative_runs", "cost_table", "budget_curves", "BUDGET_AXES", "PACGAN_COLUMN",
            "with_pacgan"]
 
 PACGAN_COLUMN = "param.stabilise.pacgan"  # PacGAN's packing m; absent (dropped at its default) = 1
@@ -316,55 +316,166 @@ def cost_table(runs: pd.DataFrame, axes: Sequence[str] | None = None) -> pd.Data
 # --------------------------------------------------------------------------------------
 # budget curves (Lucic et al. 2018, Fig. 4/5)
 # --------------------------------------------------------------------------------------
+BUDGET_AXES = ("configurations", "d_steps", "wall_s")  # the x-axes of a budget curve
+SCORED_STATES = ("done", "stopped")  # stopped: not promoted by successive halving, its scores kept
+_COMPUTE_KNOWN = ("done", "stopped", "diverged")  # these runs always record their D steps
+
+
+def _config_keys(g: pd.DataFrame) -> pd.Series:
+    """One key per configuration of a search phase: its sample index (the same at every rung of
+    successive halving, where the config_id changes with the rung's D steps), else its
+    config_id, else the run id."""
+    key = (g["run_id"] if "run_id" in g else pd.Series(g.index, index=g.index)).astype(str).radd("run ")
+    if "search.config_id" in g:
+        cid = g["search.config_id"]
+        key = cid.astype(str).radd("config ").where(cid.notna(), key)
+    if "search.sample" in g:
+        smp = pd.to_numeric(g["search.sample"], errors="coerce").astype(float)
+        key = smp.map(lambda v: f"sample {int(v):09d}" if np.isfinite(v) else "").where(smp.notna(), key)
+    return key
+
+
+def _selection_values(runs: pd.DataFrame, m: Metric) -> pd.Series:
+    """The score that chose a run's checkpoint, as the runner chooses configurations with it
+    (:func:`bench.results.selection_score`): ``metric.select.<key>`` for runs that record
+    selection scores (validation split under ``eval.selection: validation``), ``metric.best.<key>``
+    for runs that do not (test selection, or records made before selection scores existed)."""
+    sel_cols = [c for c in runs.columns if c.startswith("metric.select.")]
+    best = _values(runs, m.col("best"))
+    if not sel_cols:
+        return best
+    has_select = runs[sel_cols].notna().any(axis=1)
+    return _values(runs, f"metric.select.{m.key}").where(has_select, best)
+
+
+def _compute(g: pd.DataFrame, col: str) -> pd.Series:
+    """Per run: ``col`` (``counts.d_steps`` / ``cost.wall_s``). A missing D-step count is unknown
+    (NaN: the cell's compute axis is then left out) for a run that trained, 0 for one that failed
+    before recording any; missing wall time counts 0 (wall time is recorded, never enforced)."""
+    v = _values(g, col)
+    if col == "cost.wall_s":
+        return v.fillna(0.0)
+    status = g["status"].astype(object) if "status" in g else pd.Series("done", index=g.index)
+    return v.where(v.notna() | status.isin(_COMPUTE_KNOWN), 0.0)
+
+
+def _configurations(g: pd.DataFrame, sel: pd.Series, rep: pd.Series) -> pd.DataFrame:
+    """The pool of one search phase of one cell, one row per configuration in sample order:
+    ``select`` and ``reported`` (means over its scored runs at the last rung it reached: a
+    configuration successive halving stopped counts at its rung), ``d_steps`` and ``wall_s``
+    (summed over all its runs, every rung and status)."""
+    key = _config_keys(g)
+    rung = pd.to_numeric(g["search.rung"], errors="coerce") if "search.rung" in g else pd.Series(np.nan, index=g.index)
+    rung = rung.fillna(-1)
+    last = rung.groupby(key).transform("max")
+    status = g["status"].astype(object) if "status" in g else pd.Series("done", index=g.index)
+    scored = (rung == last) & status.isin(SCORED_STATES) & np.isfinite(sel)
+    frame = pd.DataFrame({"key": key, "select": sel.where(scored), "reported": rep.where(scored),
+                          "d_steps": _compute(g, "counts.d_steps"), "wall_s": _compute(g, "cost.wall_s")})
+    return frame.groupby("key", sort=True).agg(
+        select=("select", "mean"), reported=("reported", "mean"), wall_s=("wall_s", "sum"),
+        d_steps=("d_steps", lambda x: x.sum() if x.notna().all() else math.nan)).reset_index()
+
+
 def budget_curves(
     runs: pd.DataFrame,
     metric: str | Metric = "fid",
     *,
     which: str = "auto",
+    by: str | Sequence[str] = "configurations",
+    axes: Sequence[str] | None = None,
     n_boot: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Expected best score as a function of the number of configurations tried.
+    """Expected best score as a function of the tuning budget: the number of configurations
+    tried (``by="configurations"``) or the compute spent on them (``"d_steps"``: D steps, or
+    ``"wall_s"``: wall seconds, machine-dependent); ``by`` may list several (one set of draws
+    serves all of them).
 
-    For each (dataset, loss, phase) with search rows, every configuration gets one score
-    (the mean over its scored runs; a configuration without a score -- failed or
-    diverged -- stays in the pool and can never be the best).  ``n_boot`` seeded draws of
-    K configurations with replacement are taken; the running best over the first k of a
-    draw is a bootstrap draw of "best of k".  Returns ``dataset, loss, phase, k, K,
-    mean, lo, hi, p_none`` (``p_none``: share of draws where no configuration scored,
-    left out of mean/band).
+    For each (dataset, loss[, other axes], phase) with search rows, every configuration gets
+    (:func:`_configurations`) a *selection* score and a *reported* score: the selection score is
+    the one the runner chooses with (``metric.select.<key>``: the validation split under
+    ``eval.selection: validation``; ``metric.best.<key>`` for runs without one), the reported one
+    the table's column (``metric.best.<key>``: the test split). The best of several configurations
+    is the one with the best selection score (ties: the earlier sample) and the curve shows its
+    reported score -- the curve never chooses on the reported split. A configuration without a
+    score (failed, diverged) stays in the pool and is never the best. Under successive halving a
+    configuration is its sample across rungs: its compute is that of all its runs, its scores
+    those of the last rung it reached (a ``stopped`` configuration may be the best of a draw at
+    its rung's score).
+
+    ``n_boot`` seeded draws of K configurations with replacement are taken. By configurations:
+    the best among the first k of a draw, k = 1..K. By compute: the budget B_k = k x the mean
+    compute of a configuration (B_K = the phase's whole compute) buys the configurations of a
+    draw, in draw order, whose cumulative compute (``counts.d_steps`` / ``cost.wall_s`` summed
+    over their runs) stays within B_k; the best among them is that draw's value (none when the
+    first one alone costs more). With equal compute per configuration both axes give the same
+    numbers. A cell whose runs do not all record their D steps gets no D-step curve.
+
+    Returns one row per (cell, phase, by, k): ``dataset, loss, [other axes,] phase, by, k, K, x,
+    mean, lo, hi, p_none, d_steps, wall_s`` -- ``x``: k or B_k; ``mean``/``lo``/``hi``: mean and
+    central ``confidence`` band of the reported score over the draws that bought a scored
+    configuration; ``p_none``: share of draws that did not (left out of mean/band);
+    ``d_steps``/``wall_s``: the expected compute of k configurations (k x the mean per configuration).
     """
     m = get_metric(metric)
     col = m.col(resolve_which(runs, m, which))
+    kinds = [by] if isinstance(by, str) else list(by)
+    for kind in kinds:
+        if kind not in BUDGET_AXES:
+            raise ValueError(f"by must be one of {', '.join(BUDGET_AXES)}, not {kind!r}")
     phase = _phase(runs)
     search = runs[phase.isin(SEARCH_PHASES)].assign(_phase=phase[phase.isin(SEARCH_PHASES)])
-    out = []
+    cell_axes = [a for a in _axes(runs, axes) if a not in ("dataset", "loss")] if len(search) else []
+    columns = ["dataset", "loss", *cell_axes, "phase", "by", "k", "K", "x", "mean", "lo", "hi", "p_none", "d_steps",
+               "wall_s"]
     if search.empty:
-        return pd.DataFrame(columns=["dataset", "loss", "phase", "k", "K", "mean", "lo", "hi", "p_none"])
+        return pd.DataFrame(columns=columns)
+    if "pacgan" in cell_axes:
+        search = with_pacgan(search)
+    sel_all, rep_all = _selection_values(search, m), _values(search, col)
     a = (1.0 - confidence) / 2.0
-    for (ds, loss, ph), g in search.groupby(["dataset", "loss", "_phase"], sort=True):
-        v = _values(g, col).where(g["status"].eq("done"))
-        cfg = g["search.config_id"] if "search.config_id" in g else g["run_id"]
-        scores = v.groupby(cfg).mean().to_numpy(float)  # NaN when no scored run
-        K = len(scores)
-        s = -scores if m.higher_is_better else scores.copy()
+    out = []
+    for key, g in search.groupby(["dataset", "loss", *cell_axes, "_phase"], sort=True, dropna=False):
+        ds, loss, *extra, ph = key
+        pool = _configurations(g, sel_all[g.index], rep_all[g.index])
+        K = len(pool)
+        s = pool["select"].to_numpy(float) * (-1.0 if m.higher_is_better else 1.0)
+        rep = pool["reported"].to_numpy(float)
         s[~np.isfinite(s)] = np.inf
-        rng = np.random.default_rng(stable_seed(seed, (ds, loss, ph)))
-        draws = s[rng.integers(0, K, size=(n_boot, K))]
-        running = np.minimum.accumulate(draws, axis=1)
-        for k in range(1, K + 1):
-            b = running[:, k - 1]
-            fin = b[np.isfinite(b)]
-            if m.higher_is_better:
-                fin = -fin
-            if len(fin):
-                lo, hi = np.quantile(fin, [a, 1 - a])
-                mean = fin.mean()
+        order = np.lexsort((np.arange(K), s))  # best selection score first, ties: the earlier sample
+        rank = np.empty(K, dtype=int)
+        rank[order] = np.arange(K)
+        rng = np.random.default_rng(stable_seed(seed, (ds, loss, *extra, ph)))
+        idx = rng.integers(0, K, size=(n_boot, K))
+        chosen = order[np.minimum.accumulate(rank[idx], axis=1)]  # the best of the first k, per draw
+        value = np.where(np.isfinite(s[chosen]), rep[chosen], np.nan)
+        totals = {c: float(pool[c].sum(min_count=1)) if pool[c].notna().all() else math.nan for c in ("d_steps", "wall_s")}
+        for kind in kinds:
+            if kind == "configurations":
+                bought = np.broadcast_to(np.arange(1, K + 1), (n_boot, K))
             else:
-                lo = hi = mean = math.nan
-            out.append(
-                dict(dataset=ds, loss=loss, phase=ph, k=k, K=K, mean=float(mean), lo=float(lo), hi=float(hi),
-                     p_none=float(1 - len(fin) / n_boot))
-            )
-    return pd.DataFrame.from_records(out)
+                total = totals[kind]
+                if not np.isfinite(total) or total <= 0:
+                    continue  # compute not recorded: no curve on this axis
+                # cumulative compute in draw order (non-decreasing: each budget buys a prefix),
+                # compared as cum x K <= k x total: exact for integer D steps
+                cum = np.cumsum(pool[kind].to_numpy(float)[idx], axis=1) * K
+                budgets = np.arange(1, K + 1) * total / K
+                bought = np.stack([(cum <= k * total * (1 + 1e-12)).sum(axis=1) for k in range(1, K + 1)], axis=1)
+            for k in range(1, K + 1):
+                n = bought[:, k - 1]
+                v = np.where(n > 0, value[np.arange(n_boot), np.maximum(n, 1) - 1], np.nan)
+                fin = v[np.isfinite(v)]
+                if len(fin):
+                    lo, hi = np.quantile(fin, [a, 1 - a])
+                    mean = fin.mean()
+                else:
+                    lo = hi = mean = math.nan
+                x = float(k) if kind == "configurations" else float(budgets[k - 1])
+                out.append(dict(dataset=ds, loss=loss, **dict(zip(cell_axes, extra)), phase=ph, by=kind, k=k, K=K,
+                                x=x, mean=float(mean), lo=float(lo), hi=float(hi),
+                                p_none=float(1 - len(fin) / n_boot),
+                                d_steps=k * totals["d_steps"] / K, wall_s=k * totals["wall_s"] / K))
+    return pd.DataFrame.from_records(out, columns=columns)

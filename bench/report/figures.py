@@ -162,22 +162,44 @@ def mode_coverage(points: np.ndarray, dataset: str, title: str = "") -> bytes | 
     return to_png(fig)
 
 
-def budget_plot(curves: pd.DataFrame, metric: Metric) -> bytes | None:
-    """Expected best score vs number of configurations tried (mean and band), one
-    panel per (dataset, phase), one line per objective."""
+_BUDGET_X = {  # by -> (panel title, x label)
+    "configurations": ("by configurations tried", "configurations tried (k)"),
+    "d_steps": ("by compute: D steps", "D steps (all runs of the configurations)"),
+    "wall_s": ("by wall time (machine-dependent)", "wall seconds (machine-dependent)"),
+}
+
+
+def budget_plot(curves: pd.DataFrame, metric: Metric, dataset: str | None = None) -> bytes | None:
+    """Expected best score vs tuning budget (mean and band; :func:`bench.aggregate.budget_curves`):
+    one row of panels per (dataset, phase), one panel per x-axis in ``curves["by"]``
+    (configurations tried, D steps, wall seconds), one line per objective."""
     if curves.empty:
         return None
+    if "by" not in curves:
+        curves = curves.assign(by="configurations", x=curves["k"])
+    if dataset is not None:
+        curves = curves[curves["dataset"] == dataset]
+    kinds = [b for b in _BUDGET_X if b in set(curves["by"])]
     groups = list(curves.groupby(["dataset", "phase"], sort=True))
+    if not groups:
+        return None
     pal = _palette(curves["loss"])
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.3), squeeze=False)
-    for ax, ((ds, ph), g) in zip(axes.flat, groups):
-        for loss in _loss_order(g["loss"]):
-            s = g[g["loss"] == loss].sort_values("k")
-            ax.plot(s["k"], s["mean"], color=pal[loss], lw=1.5, label=loss_label(loss))
-            ax.fill_between(s["k"], s["lo"], s["hi"], color=pal[loss], alpha=0.18, lw=0)
-        ax.set_xlabel("configurations tried (k)")
-        ax.set_ylabel(f"best {metric.label} {metric.arrow}")
-        ax.set_title(f"{dataset_label(ds)} ({ph} search)", fontsize=10)
-        ax.legend(fontsize=7)
+    fig, axes = plt.subplots(len(groups), len(kinds), figsize=(4.3 * len(kinds), 3.1 * len(groups)), squeeze=False)
+    for row, ((ds, ph), g) in zip(axes, groups):
+        for ax, kind in zip(row, kinds):
+            title, xlabel = _BUDGET_X[kind]
+            gk = g[g["by"] == kind]
+            for loss in _loss_order(gk["loss"]):
+                s = gk[gk["loss"] == loss].sort_values("x")
+                ax.plot(s["x"], s["mean"], "-o" if len(s) <= 12 else "-", ms=3, color=pal[loss], lw=1.5,
+                        label=loss_label(loss))
+                ax.fill_between(s["x"], s["lo"], s["hi"], color=pal[loss], alpha=0.18, lw=0)
+            if gk.empty:
+                ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes, color="#888")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"best {metric.label} {metric.arrow}")
+            ax.set_title(f"{dataset_label(ds)} ({ph} search), {title}", fontsize=9)
+            if not gk.empty:
+                ax.legend(fontsize=7)
     fig.tight_layout()
     return to_png(fig)

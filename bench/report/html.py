@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bench import aggregate as agg
 from bench.metrics.catalogue import Metric
 from bench.report import figures, latex
+from bench.report.budget import budget_cells, budget_section, load_budget, summary_sentence
 from bench.report.captions import comparison_caption, table_caption
 from bench.report.floor import FLOOR_LABEL, attach_floors, real_data_floors
 
@@ -301,6 +302,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     runs, curves, suite = load_results(results_dir)
+    budget = load_budget(results_dir)  # None for results made before budgets were recorded
+    bcells = budget_cells(budget)
 
     metrics = agg.available_metrics(runs)
     tables = [agg.aggregate(runs, m, n_boot=n_boot, exclude_collapsed=exclude_collapsed) for m in metrics]
@@ -363,6 +366,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
             sec["distribution"] = _data_uri(figures.score_distribution(scores, t.metric, ds))
         else:
             sec["distribution"] = None
+        sec["budget"] = budget_section(budget, bcells, runs, ds, suite, t.metric if t else None, n_boot)
+        sec["budget"]["img"] = _data_uri(sec["budget"]["img"])
         sec["rankings"] = _rankings(t, ds) if t is not None else []
         losses = [loss for (d, loss) in reps if d == ds]
         by_loss = {loss: reps[(ds, loss)] for loss in losses}
@@ -396,14 +401,6 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
         sec["is_2d"] = is_2d
         sections.append(sec)
 
-    budget = None
-    fid_like = next((m for m in metrics if m.id == "fid"), metrics[0] if metrics else None)
-    if fid_like is not None:
-        bc = agg.budget_curves(runs, fid_like, n_boot=n_boot)
-        if not bc.empty:
-            budget = {"img": _data_uri(figures.budget_plot(bc, fid_like)), "metric": fid_like.label,
-                      "K": ", ".join(f"{agg.dataset_label(d)}/{agg.loss_label(l)}: {k}" for (d, l), k in bc.groupby(["dataset", "loss"])["K"].max().items())}
-
     cost_rows = []
     for _, r in cost.iterrows():
         cost_rows.append({
@@ -429,7 +426,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
         reference=comparison.reference if comparison is not None else None,
         cost_rows=cost_rows,
         sections=sections,
-        budget=budget,
+        budget_note=summary_sentence(budget, bcells) if len(runs) else "",
         runs_header=header,
         runs_rows=run_rows,
         status_idx=header.index("status") if "status" in header else -1,
@@ -438,7 +435,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     html_path = reports_dir / "index.html"
     html_path.write_text(html, encoding="utf-8")
     tex_path = latex.write_tables(reports_dir / "tables.tex", tables, cost,
-                                  list(comparisons.values()) if comparisons else comparison,
+                                  list(comparisons.values()) if comparisons else comparison, budget=(budget, bcells),
                                   header=f"ganbench tables for suite {suite_name}, from {results_dir}")
     return {"html": html_path, "latex": tex_path}
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.aggregate import Comparison, Table, dataset_label, loss_label
+from bench.aggregate import Comparison, Table, dataset_label, dataset_rank, loss_label
 from bench.report.captions import comparison_caption, table_caption
 
-__all__ = ["escape_latex", "table_to_latex", "comparison_to_latex", "cost_to_latex", "tables_to_latex"]
+__all__ = ["escape_latex", "table_to_latex", "comparison_to_latex", "cost_to_latex", "budget_to_latex",
+           "tables_to_latex"]
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -160,8 +161,34 @@ def cost_to_latex(cost: pd.DataFrame, label: str = "tab:cost") -> str:
     return _styled(df, None, cap, label, column_format="ll" + "r" * 4 + "l", sparse_index=False)
 
 
+def budget_to_latex(budget: dict | None, cells: pd.DataFrame, label: str = "tab:budget") -> str:
+    """Tuning budget per cell (``budget.json``): configurations tried, finished runs, D steps trained
+    and planned, wall time; the caption says whether the objectives' budgets are equal. A commented
+    note where the results have no budget record."""
+    from bench.report.budget import WALL_NOTE, budget_rows, equality_sentence, summary_sentence
+
+    if cells.empty:
+        return "% " + escape_latex(summary_sentence(budget, cells)) + "\n"
+    rows = []
+    datasets = sorted(set(cells["dataset"]), key=dataset_rank)
+    for ds in datasets:
+        for r in budget_rows(cells[cells["dataset"] == ds]):
+            rows.append({"Dataset": dataset_label(ds), "Objective": r["loss"], "Other axes": r["axes"] or "—",
+                         "Configurations": r["configurations"], "Runs": r["runs"], "D steps": r["d_steps"],
+                         "D steps planned": r["d_steps_planned"], "Wall time": r["wall"]})
+    df = pd.DataFrame(rows)
+    if (df["Other axes"] == "—").all():
+        df = df.drop(columns="Other axes")
+    keys = [k for k in ("Dataset", "Objective", "Other axes") if k in df]
+    df = df.set_index(keys)
+    cap = " ".join([equality_sentence(budget, cells[cells["dataset"] == d], d, wall_note=False) for d in datasets])
+    cap += (" Configurations: searched (the final phase retrains one of them); runs: finished; D steps and wall time:"
+            " summed over every run of the cell, all phases. " + WALL_NOTE)
+    return _styled(df, None, cap, label, column_format="l" * len(keys) + "r" * df.shape[1], sparse_index=False)
+
+
 def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, comparison: Comparison | None = None,
-                    header: str = "") -> str:
+                    header: str = "", budget: tuple | None = None) -> str:
     parts = []
     if header:
         parts.append("".join(f"% {line}\n" for line in header.splitlines()))
@@ -171,13 +198,16 @@ def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, compa
     comps = [c for c in (comparison if isinstance(comparison, (list, tuple)) else [comparison]) if c is not None]
     for i, comp in enumerate(comps):
         parts.append(comparison_to_latex(comp, label="tab:compare" if i == 0 else f"tab:compare-{comp.metric_key}"))
+    if budget is not None:  # (budget.json as loaded, its cells: bench.report.budget)
+        parts.append(budget_to_latex(*budget))
     if cost is not None and not cost.empty:
         parts.append(cost_to_latex(cost))
     return "\n".join(parts)
 
 
-def write_tables(path: Path, tables: list[Table], cost=None, comparison=None, header: str = "") -> Path:
+def write_tables(path: Path, tables: list[Table], cost=None, comparison=None, header: str = "",
+                 budget: tuple | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tables_to_latex(tables, cost, comparison, header), encoding="utf-8")
+    path.write_text(tables_to_latex(tables, cost, comparison, header, budget), encoding="utf-8")
     return path
