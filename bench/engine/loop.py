@@ -224,9 +224,24 @@ class Loop:
             rec["search"] = dict((metas[k] if metas else None) or {})
             if self.K > 1:
                 rec["cost"]["packed"] = self.K
-            write_record(rec, out)
+            try:
+                write_record(rec, out)
+            except OSError as e:  # e.g. a full disk: the previous record stays (atomic writes)
+                rec = self._unwritten(rec, out, e)
             recs.append(rec)
         return recs
+
+    @staticmethod
+    def _unwritten(rec: Dict[str, Any], out: Optional[Path], error: OSError) -> Dict[str, Any]:
+        """The run's final record could not be written: the run is ``failed`` with that reason
+        (written if the disk now takes it; else the previous record on disk stands, and a rerun
+        resumes from the last checkpoint that was written whole)."""
+        rec = dict(rec, status="failed", reason=f"could not write {RECORD_NAME}: {type(error).__name__}: {error}")
+        try:
+            write_record(rec, out)
+        except OSError:
+            pass
+        return rec
 
 
 def write_record(rec: Dict[str, Any], out: Optional[Path]) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
+
+from ..results import atomic_torch_save  # noqa: F401  (re-exported: one atomic writer)
 
 
 def cache_root(cache_dir: Optional[str] = None) -> Path:
@@ -21,24 +22,6 @@ def cache_root(cache_dir: Optional[str] = None) -> Path:
         p = Path.home() / ".cache" / "ganbench"
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``: readers never
-    see a half-written file, and concurrent writers of the same content are harmless."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def sha256_file(path) -> str:
