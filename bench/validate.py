@@ -77,12 +77,34 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     if spec.stabilise.instance_noise < 0:
         raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
     _check_pacgan(spec, obj_cls, info, where)
+    _check_d_norm(spec, info, where)
     _check_eval(spec, info, where)
     try:
         obj_cls(**spec.loss_params)
     except TypeError as e:
         valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
         raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None
+
+
+D_NORMS = ("batch", "none", "spectral")
+
+
+def _check_d_norm(spec: RunSpec, info, where: str) -> None:
+    """``model_params.d_norm``: batch | none | spectral, where the architecture has the setting
+    (spectral applies to any of them; batch only where the architecture builds it)."""
+    from .models import arch_params, default_arch
+
+    if "d_norm" not in spec.model_params:
+        return
+    v = spec.model_params["d_norm"]
+    arch = spec.model if spec.model != "auto" else default_arch(info.kind)
+    if "d_norm" not in arch_params(arch):
+        raise ConfigError(f"{where}.model_params.d_norm: architecture {arch!r} has no d_norm setting")
+    if v not in D_NORMS:
+        raise ConfigError(f"{where}.model_params.d_norm: unknown normalisation {v!r}; valid: {', '.join(D_NORMS)}")
+    if v == "batch" and arch_params(arch)["d_norm"] == "none":
+        raise ConfigError(f"{where}.model_params.d_norm: architecture {arch!r} has no batch norm in D; "
+                          f"valid: none, spectral")
 
 
 def _check_pacgan(spec: RunSpec, obj_cls, info, where: str) -> None:

@@ -109,6 +109,9 @@ def pack_refusal(spec: RunSpec) -> Optional[str]:
                 "packing yet: pack without them, or run unpacked")
     if spec.debug.crash_at_step is not None:
         return "debug.crash_at_step kills the whole process and cannot be packed"
+    if spec.model_params.get("d_norm") == "spectral":
+        return ("model_params.d_norm = 'spectral': its power iteration updates D's buffers in place during "
+                "the forward pass, which the vmapped packed step does not carry; these runs train unpacked")
     return None
 
 

@@ -48,8 +48,27 @@ def build_models(arch: str, shape: Tuple[int, ...], z_dim: int, objective, num_c
             raise ConfigError(f"stabilise.pacgan = {d_pack}: architecture {arch!r} cannot pack D's input; "
                               f"architectures that can: {', '.join(packing)}")
         params["d_pack"] = d_pack
-    return fn(shape=tuple(shape), z_in=z_dim + objective.g_cond_dim(num_classes),
+    spectral = params.get("d_norm") == "spectral"
+    if spectral:  # any architecture with a d_norm setting: built without normalisation, then wrapped
+        params["d_norm"] = "none"
+    G, D = fn(shape=tuple(shape), z_in=z_dim + objective.g_cond_dim(num_classes),
               aux_dim=objective.aux_dim(num_classes), autoencoder=objective.caps.autoencoder_d, **params)
+    if spectral:
+        spectral_normalise(D)
+    return G, D
+
+
+def spectral_normalise(D: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al., ICLR 2018) of every conv and linear layer of D, the
+    auxiliary and autoencoder halves included: each weight is divided by its largest singular
+    value, estimated by one power iteration per forward pass in training mode (torch's
+    parametrization; u and v are buffers, so checkpoints carry them)."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(D.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            spectral_norm(m)
+    return D
 
 
 def dcgan_init(m: nn.Module) -> None:
