@@ -112,7 +112,10 @@ class RunSpec:
     steps: int = 2000  # discriminator updates (the protocol's count)
     batch_size: int = 64
     z_dim: int = 64
-    z_dist: str = "normal"  # normal: N(0, I); uniform: U[-1, 1] (Lucic et al. 2018)
+    z_dist: str = "normal"  # normal: N(0, I); uniform: U[-1, 1] (Lucic et al. 2018); mixture (z_mixture)
+    # z_dist = mixture: {components, learn, mu_range, sigma} (bench.models.priors; DeLiGAN / GM-GAN).
+    # Left out of the run id while empty.
+    z_mixture: Dict[str, Any] = field(default_factory=dict)
     n_critic: Optional[int] = None  # None: the objective's default
     optim: OptimSpec = field(default_factory=OptimSpec)
     loss_params: Dict[str, Any] = field(default_factory=dict)
@@ -139,6 +142,8 @@ class RunSpec:
             d["debug"].pop("raise_seeds", None)
         if d["stabilise"].get("pacgan") == 1:  # added after run ids existed: unset keeps every id
             d["stabilise"].pop("pacgan", None)
+        if not d.get("z_mixture"):
+            d.pop("z_mixture", None)
         if d["eval"].get("mode_threshold") == "ganbench":  # added after run ids existed: default keeps ids
             d["eval"].pop("mode_threshold", None)
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION

@@ -51,8 +51,10 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     if obj_cls.caps.needs_labels and not info.labelled:
         raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
                           f"{spec.dataset!r} is unlabelled")
-    if spec.z_dist not in ("normal", "uniform"):
-        raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform")
+    if spec.z_dist not in ("normal", "uniform", "mixture"):
+        raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform, "
+                          f"mixture")
+    _check_mixture(spec, where)
     if spec.optim.name not in ("adam", "rmsprop", "sgd"):
         raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
     for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),
@@ -84,6 +86,28 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     except TypeError as e:
         valid = [p for p in inspect.signature(obj_cls.__init__).parameters if p != "self"]
         raise ConfigError(f"{where}.loss_params: {e}; valid for {spec.loss!r}: {', '.join(valid) or 'none'}") from None
+
+
+def _check_mixture(spec: RunSpec, where: str) -> None:
+    from .models.priors import MIXTURE_DEFAULTS
+
+    z = spec.z_mixture
+    if not isinstance(z, dict):
+        raise ConfigError(f"{where}.z_mixture: expected a mapping, got {z!r}")
+    if z and spec.z_dist != "mixture":
+        raise ConfigError(f"{where}.z_mixture is set but z_dist is {spec.z_dist!r}; set z_dist: mixture")
+    bad = [k for k in z if k not in MIXTURE_DEFAULTS]
+    if bad:
+        raise ConfigError(f"{where}.z_mixture: unknown key {bad[0]!r}; valid: {', '.join(MIXTURE_DEFAULTS)}")
+    k = z.get("components", 1)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ConfigError(f"{where}.z_mixture.components: expected an integer >= 1, got {k!r}")
+    if not isinstance(z.get("learn", True), bool):
+        raise ConfigError(f"{where}.z_mixture.learn: expected true or false, got {z['learn']!r}")
+    for key in ("mu_range", "sigma"):
+        v = z.get(key, 1.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ConfigError(f"{where}.z_mixture.{key}: expected a number > 0, got {v!r}")
 
 
 D_NORMS = ("batch", "none", "spectral")

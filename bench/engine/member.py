@@ -13,6 +13,7 @@ from ..config import RunSpec
 from ..data import DATASETS, BatchFeed, load
 from ..losses import LOSSES
 from ..models import build_models, default_arch
+from ..models.priors import MixturePrior, mixture_settings
 
 
 def make_optimizer(name: str, params, lr: float, betas, eps: float):
@@ -43,6 +44,9 @@ class Run:
         self.pacgan = spec.stabilise.pacgan  # PacGAN: D sees rows of m samples
         self.G, self.D = build_models(self.arch, self.info.shape, spec.z_dim, self.objective,
                                       self.info.num_classes, spec.model_params, d_pack=self.pacgan)
+        self.mixture = mixture_settings(spec.z_mixture) if spec.z_dist == "mixture" else None
+        if self.mixture is not None:  # the prior's means and scales sit in front of G, as G's parameters
+            self.G = MixturePrior(self.G, spec.z_dim, **self.mixture)
         self.G.to(self.device)
         self.D.to(self.device)
         fast = spec.fast
@@ -89,6 +93,9 @@ class Run:
             z = torch.rand(n, self.spec.z_dim, generator=gen, device=self.device).mul_(2).sub_(1)
         else:
             z = torch.randn(n, self.spec.z_dim, generator=gen, device=self.device)
+        if self.mixture is not None:  # eps and a uniformly drawn component, one-hot
+            k = torch.randint(self.mixture["components"], (n,), generator=gen, device=self.device)
+            z = torch.cat([z, torch.nn.functional.one_hot(k, self.mixture["components"]).to(z.dtype)], 1)
         cond, target = self.objective.sample_condition(n, self.info.num_classes, gen, self.device)
         return (z if cond is None else torch.cat([z, cond], 1)), target
 
