@@ -68,6 +68,8 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
         row[f"counts.{name}"] = v
     for name, v in (rec.get("environment") or {}).items():
         row[f"env.{name}"] = v
+    for name in ("hostname", "ray_node_id"):  # provenance; null in records made before it existed
+        row.setdefault(f"env.{name}", None)
     return row
 
 

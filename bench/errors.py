@@ -70,6 +70,12 @@ class SuiteLocked(GanbenchError):
     """Another driver holds the suite's results folder (bench.lock)."""
 
 
+class MergeError(GanbenchError):
+    """Results folders that cannot be merged (bench.merge): different suites or training-semantics
+    versions, or runs whose copies disagree without a rule to choose one. The message names the
+    folders and what differs."""
+
+
 class CLIError(GanbenchError):
     """A bad command-line argument: printed as one line, exit code 2."""
 

@@ -6,7 +6,15 @@ Record schema (``record.json``, version ``RECORD_SCHEMA``):
     without runtime fields), counts{d_steps, g_steps}, metrics{final, best, best_step, init,
     select, selection, provenance}, curves{name: [[step, value], ...]}, cost{wall_s, train_s, eval_s,
     steps_per_s, device, threads}, environment{python, torch, torchvision, torch_fidelity,
-    ganbench, git_sha, platform}, artifacts{samples, interpolation, points, checkpoint}.
+    ganbench, git_sha, platform, hostname, ray_node_id}, artifacts{samples, interpolation, points,
+    checkpoint}.
+
+Provenance: where a record was made is ``environment.hostname`` (``socket.gethostname()`` of the
+process that wrote it), ``environment.ray_node_id`` (the Ray node id when that process runs with Ray
+initialised -- a Tune trial -- else null) and ``cost.device`` (the CPU or GPU model). collect()
+flattens them to the columns ``env.hostname``, ``env.ray_node_id`` and ``cost.device``; records made
+before the two environment fields existed lack them and collect as null. ``ganbench merge``
+(bench.merge) combines results folders made on several machines and keeps these fields as they are.
 
 ``metrics.best`` is the reported score of the selected checkpoint (on ``eval.ref_split``);
 ``metrics.select`` the score that chose it (the validation split under ``eval.selection:

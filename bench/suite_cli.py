@@ -1,4 +1,4 @@
-"""Suite commands of the CLI: run, collect, status, report. ``bench.cli`` adds them to its parser
+"""Suite commands of the CLI: run, collect, status, report, merge. ``bench.cli`` adds them to its parser
 (this module never imports ``bench.cli``)."""
 from __future__ import annotations
 from .errors import CLIError
@@ -77,6 +77,14 @@ def cmd_report(a) -> int:
     return 0
 
 
+def cmd_merge(a) -> int:
+    from .merge import merge_results, summary
+
+    log = merge_results(a.out, a.dirs, prefer=a.prefer or (), log=lambda m: print(m, file=sys.stderr))
+    print(summary(log, Path(a.out).resolve()))
+    return 0
+
+
 def add_commands(sub) -> None:
     r = sub.add_parser("run", help="run a suite (skips finished runs, resumes unfinished ones) and write its report")
     r.add_argument("suite", help="suite file, e.g. suites/quick.yaml")
@@ -115,3 +123,15 @@ def add_commands(sub) -> None:
     rp.add_argument("--compare", help="published table to put beside ours (lucic2018, pacgan2018)")
     rp.add_argument("--data-root", help="folder with real datasets, for the real-data row (default $GANBENCH_DATA)")
     rp.set_defaults(fn=cmd_report)
+
+    m = sub.add_parser("merge", help="merge one suite's results folders from several machines into OUT",
+                       description="Merge results folders (results/<suite>/) of one suite, made on several "
+                                   "machines or clusters, into OUT: runs deduplicated by run id, a finished copy "
+                                   "taken over an unfinished one, copies that disagree refused unless --prefer "
+                                   "says whose wins; OUT/merge.json logs every choice; OUT is then collected.")
+    m.add_argument("out", metavar="OUT", help="the merged results folder (new, or an earlier merge's output)")
+    m.add_argument("dirs", metavar="DIR", nargs="+", help="results folders of the same suite (never modified)")
+    m.add_argument("--prefer", action="append", metavar="DIR",
+                   help="for runs whose finished copies disagree, keep DIR's copy (one of the DIRs; repeat to "
+                        "give an order)")
+    m.set_defaults(fn=cmd_merge)

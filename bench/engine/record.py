@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,24 @@ def _git_sha() -> Optional[str]:
         return None
 
 
+def ray_node_id() -> Optional[str]:
+    """The Ray node this process runs on, when Ray is initialised in it (a Tune trial, or a
+    driver connected to a cluster); None otherwise. Never imports Ray: a process that has not
+    imported it is not a Ray process."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return None
+    try:
+        if not ray.is_initialized():
+            return None
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # a half-imported or shut-down Ray says nothing reliable
+        return None
+
+
 def environment() -> Dict[str, Any]:
+    """Software versions and where the record was made (``hostname``, ``ray_node_id``; the
+    device is ``cost.device``)."""
     import torchvision
 
     try:
@@ -38,7 +56,7 @@ def environment() -> Dict[str, Any]:
         tf_version = None
     return {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
             "torch_fidelity": tf_version, "ganbench": __version__, "git_sha": _git_sha(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "hostname": socket.gethostname(), "ray_node_id": ray_node_id()}
 
 
 def device_name(device: torch.device) -> str:
