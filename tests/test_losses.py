@@ -194,3 +194,21 @@ def test_hinge():
     g, _ = obj.g_loss(ident_D, col(F_), StepCtx())
     assert g.item() == pytest.approx(-(-1 + 0.3 + 0) / 3, rel=1e-12)
     assert obj.caps.n_critic == 5
+
+
+def test_cgan_projection():
+    """D's score plus the class head's output for the sample's class, in the NS loss."""
+    obj = LOSSES.get("cgan")()
+
+    def D(x):  # score = x0; class head = the next 3 columns
+        return DOut(x[:, 0], x[:, 1:4])
+    real = torch.tensor([[0.5, 1.0, -1.0, 0.0], [-0.2, 0.0, 2.0, 0.3]], dtype=torch.float64)
+    fake = torch.tensor([[0.1, 0.4, 0.0, -0.5], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    y_real, y_fake = torch.tensor([0, 1]), torch.tensor([2, 1])
+    loss, _ = obj.d_loss(D, real, fake, StepCtx(y_real=y_real, cond_target=y_fake))
+    lr = [0.5 + 1.0, -0.2 + 2.0]  # by hand: score + head[y]
+    lf = [0.1 - 0.5, 1.0 + 0.0]
+    assert loss.item() == pytest.approx(mean([sp(-v) for v in lr]) + mean([sp(v) for v in lf]), rel=1e-12)
+    g, _ = obj.g_loss(D, fake, StepCtx(cond_target=y_fake))
+    assert g.item() == pytest.approx(mean([sp(-v) for v in lf]), rel=1e-12)
+    assert obj.caps.needs_labels
