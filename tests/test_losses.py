@@ -212,3 +212,36 @@ def test_cgan_projection():
     g, _ = obj.g_loss(D, fake, StepCtx(cond_target=y_fake))
     assert g.item() == pytest.approx(mean([sp(-v) for v in lf]), rel=1e-12)
     assert obj.caps.needs_labels
+
+
+def test_ebgan_margin_and_pull_away():
+    obj = LOSSES.get("ebgan")(margin=1.0, pt_weight=0.5)
+    codes_fake = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]], dtype=torch.float64)
+
+    def D(x):  # energy = x0; code = the next two columns
+        return DOut(x[:, 0], x[:, 1:3])
+    real = torch.tensor([[0.2, 0, 0], [0.4, 0, 0]], dtype=torch.float64)
+    fake = torch.cat([torch.tensor([[0.5], [1.5], [0.0]], dtype=torch.float64), codes_fake], 1)
+    loss, _ = obj.d_loss(D, real, fake, StepCtx())
+    # by hand: mean(0.2, 0.4) + mean(max(0, 1 - 0.5), max(0, 1 - 1.5), max(0, 1 - 0)) = 0.3 + 1.5 / 3
+    assert loss.item() == pytest.approx(0.3 + 0.5, rel=1e-12)
+    # pull-away by hand: cosines of (1,0),(1,1),(0,2): 1/sqrt2, 0, 1/sqrt2 -> squares 1/2, 0, 1/2,
+    # each pair counted twice over i != j: (2 * 1) / (3 * 2) = 1/3
+    g, logs = obj.g_loss(D, fake, StepCtx())
+    assert logs["pull_away"].item() == pytest.approx(1 / 3, rel=1e-12)
+    assert g.item() == pytest.approx((0.5 + 1.5 + 0.0) / 3 + 0.5 / 3, rel=1e-12)
+    assert obj.caps.autoencoder_energy == "mse"
+
+
+def test_autoencoder_energy_is_the_objectives():
+    from bench.engine import Run
+    from bench.validate import resolve
+
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    for loss, energy in [("ebgan", "mse"), ("began", "l1")]:
+        D = Run(resolve(loss, {"dataset": "mnist-5k", "model_params": {"width": 8}})).D
+        with torch.no_grad():
+            out = D(x)
+            err = D.reconstruct(x) - x
+        want = err.pow(2) if energy == "mse" else err.abs()
+        assert torch.allclose(out.score, want.flatten(1).mean(1)), loss

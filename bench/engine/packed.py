@@ -22,6 +22,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..config import RunSpec
 from ..losses.base import DOut, StepCtx
+from ..models.heads import AutoencoderD
 from .member import Run, make_optimizer
 from .policy import check_packable, clip_weights, instance_noise, nan_mask, pac, per_run_grad_norm, with_nan
 
@@ -72,7 +73,8 @@ class PackedStep:
         r0 = self.members[0]
         self.spec0, self.objective, self.device = self.specs[0], r0.objective, r0.device
         self.n_critic = r0.n_critic
-        self.has_aux = getattr(r0.D, "aux", None) is not None
+        # D returns a second output: an auxiliary head's (ACGAN, infoGAN) or an autoencoder's code (EBGAN)
+        self.has_aux = getattr(r0.D, "aux", None) is not None or isinstance(r0.D, AutoencoderD)
         self.g_names = [n for n, _ in r0.G.named_parameters()]
         self.d_names = [n for n, _ in r0.D.named_parameters()]
         self.frozen: List[bool] = [False] * self.K
@@ -104,7 +106,7 @@ class PackedStep:
         return vmap(lambda p, b, x: functional_call(self.g_base, (p, b), (x,)))(self.gp, self.gb, z)
 
     def D(self, x: torch.Tensor) -> DOut:
-        if self.has_aux:  # ACGAN's class logits / infoGAN's Q: (K, B, aux_dim)
+        if self.has_aux:  # (K, B, aux_dim)
             def f(p, b, v):
                 out = functional_call(self.d_base, (p, b), (v,))
                 return out.score, out.aux

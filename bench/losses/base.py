@@ -31,6 +31,7 @@ class Caps:
     needs_labels: bool = False  # real class labels are used by the loss
     aux_head: Optional[str] = None  # kind of D's auxiliary head: "class" | "info" | None
     autoencoder_d: bool = False  # D is an autoencoder whose score is a reconstruction error
+    autoencoder_energy: str = "l1"  # that error: mean absolute ("l1", BEGAN) or squared ("mse", EBGAN)
     n_critic: int = 1  # default number of D updates per G update
     weight_clip: bool = False  # D's weights are clipped to [-clip, clip] after each D update
     stateful: bool = False  # carries state updated after each D step (init_state/update_state)

@@ -1,6 +1,6 @@
 """Discriminator wrappers shared by every architecture: a body producing features, a score
 head, an optional auxiliary head (ACGAN class logits / infoGAN Q sharing D's body), and an
-autoencoder discriminator whose score is the per-sample mean L1 reconstruction error."""
+autoencoder discriminator whose score is the per-sample mean reconstruction energy."""
 from __future__ import annotations
 
 import torch.nn as nn
@@ -27,12 +27,19 @@ class Discriminator(nn.Module):
 
 
 class AutoencoderD(nn.Module):
-    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+    """Score: the per-sample reconstruction energy, mean |D(x) - x| (``energy = "l1"``, BEGAN) or
+    mean (D(x) - x)^2 (``"mse"``, EBGAN); ``aux``: the code (EBGAN's pull-away term reads it)."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, energy: str = "l1"):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
+        self.energy = energy
 
     def reconstruct(self, x):
         return self.decoder(self.encoder(x))
 
     def forward(self, x) -> DOut:
-        return DOut((self.reconstruct(x) - x).abs().flatten(1).mean(1))
+        code = self.encoder(x)
+        err = self.decoder(code) - x
+        e = err.pow(2) if self.energy == "mse" else err.abs()
+        return DOut(e.flatten(1).mean(1), code.flatten(1))

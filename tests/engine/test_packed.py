@@ -15,7 +15,7 @@ from bench.losses import LOSSES
 from bench.engine import PackedStep, Run, SoloStep, train_unit
 from bench.errors import PackError
 
-PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan", "hinge", "cgan"]
+PACKABLE = ["ns", "mm", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan", "hinge", "cgan", "ebgan"]
 EPS = torch.finfo(torch.float32).eps
 GROWTH = 1e5  # allowed growth of the step-1 floor over 50 steps (measured: up to about 2e4, DRAGAN)
 F32_STEPS = 20
