@@ -55,6 +55,12 @@ def validate(spec: RunSpec, where: str = "run") -> None:
         raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform, "
                           f"mixture")
     _check_mixture(spec, where)
+    if obj_cls.caps.step not in ("adversarial", "likelihood"):
+        raise ConfigError(f"{where}: objective {spec.loss!r} declares an unknown step kind {obj_cls.caps.step!r}; "
+                          f"valid: adversarial, likelihood")
+    if obj_cls.caps.step == "likelihood" and spec.z_dist != "normal":
+        raise ConfigError(f"{where}.z_dist: objective {spec.loss!r} is a VAE whose KL term assumes the N(0, I) "
+                          f"prior; set z_dist: normal")
     if spec.optim.name not in ("adam", "rmsprop", "sgd"):
         raise ConfigError(f"{where}.optim.name: unknown optimiser {spec.optim.name!r}; valid: adam, rmsprop, sgd")
     for name, val in [("steps", spec.steps), ("batch_size", spec.batch_size), ("z_dim", spec.z_dim),
@@ -142,6 +148,9 @@ def _check_pacgan(spec: RunSpec, obj_cls, info, where: str) -> None:
         raise ConfigError(f"{where}.stabilise.pacgan: expected a positive integer (1 = off), got {m!r}")
     if m == 1:
         return
+    if obj_cls.caps.step != "adversarial":
+        raise ConfigError(f"{where}.stabilise.pacgan = {m}: objective {spec.loss!r} has no discriminator to pack "
+                          f"(it trains on a likelihood); use pacgan: 1")
     if obj_cls.caps.aux_head is not None:
         raise ConfigError(f"{where}.stabilise.pacgan = {m}: objective {spec.loss!r} has an auxiliary "
                           f"{obj_cls.caps.aux_head} head that predicts one sample's label or code; it does not "

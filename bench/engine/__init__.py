@@ -28,6 +28,7 @@ from .member import Run
 from .packed import PackedStep
 from .policy import check_packable, pack_key, pack_refusal  # noqa: F401
 from .record import environment, make_record  # noqa: F401
+from .likelihood import LikelihoodStep
 from .solo import SoloStep
 
 __all__ = ["train_unit", "train", "Run", "SoloStep", "PackedStep", "Loop", "read_checkpoint", "make_record",
@@ -38,8 +39,14 @@ def _note(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+STEP_KINDS = {"adversarial": SoloStep, "likelihood": LikelihoodStep}  # one run, by the objective's Caps.step
+
+
 def _build(specs: Sequence[RunSpec]):
-    return SoloStep(Run(specs[0])) if len(specs) == 1 else PackedStep(specs)
+    if len(specs) > 1:
+        return PackedStep(specs)
+    run = Run(specs[0])
+    return STEP_KINDS[run.objective.caps.step](run)
 
 
 def _resume(kind, specs: Sequence[RunSpec], outs: Sequence[Optional[Path]]):

@@ -135,9 +135,10 @@ class Loop:
                     raise PackedStepError(f"{type(e).__name__}: {e}") from e
                 self.fail(0, e)
                 break
-            first_bad = mark_bad(first_bad, d_side["d_loss"], step)
-            if g_side is not None:
-                first_bad = mark_bad(first_bad, g_side["g_loss"], step)
+            for side in (d_side, g_side or {}):
+                for key in kind.loss_keys:  # the step kind's losses: a non-finite one diverges the run
+                    if key in side:
+                        first_bad = mark_bad(first_bad, side[key], step)
             step += 1
             for k in self.alive():
                 m = members[k]
@@ -159,7 +160,8 @@ class Loop:
                         m.log(name, step, float(v))
                     m.throughput.append([step, step / max(m.train_s, 1e-9)])  # timing: kept out of curves
                 if bar is not None:
-                    bar.set_postfix(d=f"{float(d_side['d_loss'].float().mean()):.3f}")
+                    key = kind.loss_keys[0]
+                    bar.set_postfix({key: f"{float(d_side[key].float().mean()):.3f}"})
             if bar is not None:
                 bar.update(1)
             if ev_now or ck_now:

@@ -64,6 +64,7 @@ class PackedStep:
     """Step kind for K packed runs (``members``), one vmapped update for all of them."""
 
     batched = True
+    loss_keys = ("d_loss", "g_loss")  # what the loop watches for divergence
 
     def __init__(self, specs: Sequence[RunSpec], members: Optional[Sequence[Run]] = None):
         check_packable(specs)

@@ -19,6 +19,7 @@ class SoloStep:
     """Step kind for one run: its tensors are the run's own modules and optimisers."""
 
     batched = False
+    loss_keys = ("d_loss", "g_loss")  # what the loop watches for divergence
 
     def __init__(self, run: Run):
         self.members: List[Run] = [run]

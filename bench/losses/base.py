@@ -38,6 +38,9 @@ class Caps:
     label_smoothing: bool = False  # D has a real/fake target that one-sided smoothing can soften
     gradient_penalty: bool = False  # D loss differentiates D's input gradient (needs double backward)
     packable: bool = True  # several seeds can train as one vmapped model (bench.pack)
+    # how a step trains: "adversarial" (a D update, and a G update every n_critic steps) or
+    # "likelihood" (one loss over both networks, no adversary: the objective's ``loss``; a VAE)
+    step: str = "adversarial"
 
 
 @dataclass
@@ -79,8 +82,8 @@ class Objective:
         """Extra generator inputs concatenated to z."""
         return 0
 
-    def aux_dim(self, num_classes: int) -> int:
-        """Width of D's auxiliary head (0: none)."""
+    def aux_dim(self, num_classes: int, z_dim: int = 0) -> int:
+        """Width of D's auxiliary head (0: none); ``z_dim``: the run's latent size."""
         return 0
 
     def sample_condition(self, n: int, num_classes: int, gen: torch.Generator, device) -> Tuple[Optional[Tensor], Any]:
@@ -103,6 +106,10 @@ class Objective:
         raise NotImplementedError
 
     def g_loss(self, D: DFn, fake: Tensor, ctx: StepCtx) -> LossOut:
+        raise NotImplementedError
+
+    def loss(self, encoder: DFn, decoder: Callable[[Tensor], Tensor], real: Tensor, ctx: StepCtx) -> LossOut:
+        """The one loss of a ``likelihood`` step (``Caps.step``); adversarial objectives have none."""
         raise NotImplementedError
 
     @classmethod

@@ -28,7 +28,7 @@ class ConditionalGAN(Objective):
     def g_cond_dim(self, num_classes):
         return num_classes
 
-    def aux_dim(self, num_classes):
+    def aux_dim(self, num_classes, z_dim=0):
         return num_classes
 
     def sample_condition(self, n, num_classes, gen, device):

@@ -32,7 +32,7 @@ class InfoGAN(Objective):
     def g_cond_dim(self, num_classes):
         return self.cat_dim + self.cont_dim
 
-    def aux_dim(self, num_classes):
+    def aux_dim(self, num_classes, z_dim=0):
         return self.cat_dim + self.cont_dim
 
     def sample_condition(self, n, num_classes, gen, device):

@@ -52,7 +52,7 @@ def build_models(arch: str, shape: Tuple[int, ...], z_dim: int, objective, num_c
     if spectral:  # any architecture with a d_norm setting: built without normalisation, then wrapped
         params["d_norm"] = "none"
     G, D = fn(shape=tuple(shape), z_in=z_dim + objective.g_cond_dim(num_classes),
-              aux_dim=objective.aux_dim(num_classes), autoencoder=objective.caps.autoencoder_d, **params)
+              aux_dim=objective.aux_dim(num_classes, z_dim), autoencoder=objective.caps.autoencoder_d, **params)
     if isinstance(D, AutoencoderD):
         D.energy = objective.caps.autoencoder_energy
     if spectral:
