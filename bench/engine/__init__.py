@@ -63,9 +63,14 @@ def _resume(kind, specs: Sequence[RunSpec], outs: Sequence[Optional[Path]]):
             return kind
         kind.resume(cks)
         return kind
-    except Exception as e:
-        _note(f"{what}: cannot resume ({type(e).__name__}: {e}); starting from scratch")
-        return _build(specs)
+    except Exception as e:  # e.g. a corrupt checkpoint file
+        why = f"cannot resume ({type(e).__name__}: {e}); starting from scratch"
+        _note(f"{what}: {why}")
+        fresh = _build(specs)
+        for m, out in zip(fresh.members, outs):
+            m.restarts.append(why)  # the record says so
+            event(out, "restart", 0, why)
+        return fresh
 
 
 def train_unit(specs: Sequence[RunSpec], outs: Sequence[Optional[Path]], suite: Optional[str] = None,

@@ -26,7 +26,7 @@ def make_optimizer(name: str, params, lr: float, betas, eps: float):
 
 # what a checkpoint restores besides networks, optimisers, streams and objective state
 _PROGRESS = ("step", "g_steps", "curves", "best", "best_step", "final", "init", "provenance", "collapsed",
-             "train_s", "eval_s", "throughput", "last_g", "select", "best_g")
+             "train_s", "eval_s", "throughput", "last_g", "select", "best_g", "restarts")
 
 
 class Run:
@@ -77,6 +77,7 @@ class Run:
         # on the reporting split when the run ends (bench.engine.scoring)
         self.select: Dict[str, float] = {}
         self.best_g: Dict[int, Dict[str, torch.Tensor]] = {}
+        self.restarts: list = []  # why the run started over (an unreadable checkpoint), oldest first
         self.final: Dict[str, float] = {}
         self.init: Dict[str, float] = {}  # scores of the generator at initialisation (when eval.every > 0)
         self.provenance: Dict[str, Any] = {}
@@ -156,7 +157,7 @@ class Run:
                 "gen_z": self.gen_z.get_state(), "gen_aux": self.gen_aux.get_state(),
                 "objective_state": {k: v.detach().clone() for k, v in self.state.items()},
                 "curves": self.curves, "best": self.best, "best_step": self.best_step, "final": self.final,
-                "select": self.select, "best_g": self.best_g,
+                "select": self.select, "best_g": self.best_g, "restarts": self.restarts,
                 "init": self.init, "provenance": self.provenance, "collapsed": self.collapsed,
                 "train_s": self.train_s, "eval_s": self.eval_s, "throughput": self.throughput,
                 "last_g": self.last_g, "run_id": self.spec.run_id}

@@ -95,6 +95,7 @@ def make_record(spec: RunSpec, run, status: str, reason: Optional[str], diverged
                     "best_step": run.best_step if run else {}, "provenance": run.provenance if run else {},
                     "selection": spec.eval.selection},
         "curves": run.curves if run else {},
+        "restarts": run.restarts if run else [],
         "cost": {"wall_s": wall_s, "train_s": train_s, "eval_s": run.eval_s if run else 0.0,
                  "steps_per_s": steps_done / train_s if train_s > 0 else None,
                  "device": device_name(torch.device(spec.device)), "threads": torch.get_num_threads(),

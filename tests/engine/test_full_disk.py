@@ -71,3 +71,25 @@ def test_full_disk_on_the_final_record_keeps_the_previous_record_and_a_rerun_fin
     a, b = read_checkpoint(out, spec.run_id), read_checkpoint(tmp_path / "clean", spec.run_id)
     for k in a["G"]:
         assert torch.equal(a["G"][k], b["G"][k]), k
+
+
+def test_corrupt_checkpoint_restarts_from_scratch_and_says_so(tmp_path, capsys):
+    spec = resolve("ns", SPEC)
+    out = tmp_path / "run"
+    train(spec, out, progress=False)
+    rec = json.loads((out / "record.json").read_text())
+    rec["status"] = "running"  # as if the process had died after its last checkpoint ...
+    (out / "record.json").write_text(json.dumps(rec))
+    ck = out / "checkpoints" / "latest.pt"
+    ck.write_bytes(ck.read_bytes()[:100])  # ... which is truncated
+    again = train(spec, out, progress=False)
+    assert again["status"] == "done" and again["counts"]["d_steps"] == 40
+    assert len(again["restarts"]) == 1 and "starting from scratch" in again["restarts"][0]
+    assert "cannot resume" in capsys.readouterr().err
+    events = [json.loads(line)["event"] for line in (out / "events.jsonl").read_text().splitlines()]
+    assert "restart" in events
+    # from scratch it ends exactly where a clean run ends
+    clean = train(spec, tmp_path / "clean", progress=False)
+    a, b = read_checkpoint(out, spec.run_id), read_checkpoint(tmp_path / "clean", spec.run_id)
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    assert clean["restarts"] == []
