@@ -20,8 +20,27 @@ def same(a, b):
     return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
+ADVERSARIAL = [n for n in LOSSES.names() if LOSSES.get(n).caps.step == "adversarial"]
+LIKELIHOOD = [n for n in LOSSES.names() if LOSSES.get(n).caps.step == "likelihood"]
+
+
 @pytest.mark.parametrize("arch,dataset,mp", NETS, ids=[n[0] for n in NETS])
-@pytest.mark.parametrize("loss", LOSSES.names())
+@pytest.mark.parametrize("loss", LIKELIHOOD)
+def test_one_likelihood_step_trains_both_networks(loss, arch, dataset, mp):
+    from bench.engine.likelihood import LikelihoodStep
+
+    spec = resolve(loss, {"dataset": dataset, "model": arch, "batch_size": 8, "steps": 2,
+                          "model_params": mp, "eval": {"extractor": "none"}})
+    run = Run(spec)
+    run.attach_data()
+    g0, d0 = params(run.G), params(run.D)
+    side, g_side = LikelihoodStep(run).step(0, want_d_norm=True)
+    assert g_side is None and all(torch.isfinite(v).all() for v in side.values())
+    assert not same(params(run.G), g0) and not same(params(run.D), d0)
+
+
+@pytest.mark.parametrize("arch,dataset,mp", NETS, ids=[n[0] for n in NETS])
+@pytest.mark.parametrize("loss", ADVERSARIAL)
 def test_one_d_step_and_one_g_step(loss, arch, dataset, mp):
     spec = resolve(loss, {"dataset": dataset, "model": arch, "batch_size": 8, "steps": 2,
                           "model_params": mp, "eval": {"extractor": "none"}})
