@@ -123,6 +123,9 @@ def cmd_list(a) -> int:
             for r in rows:
                 print(f"{r['name']:14s} {r['kind']:6s} {'x'.join(map(str, r['shape'])):8s} {r['source']:10s} "
                       f"{r['description']}")
+            print("user datasets, named by their files (bench/data/user.py): folder:PATH (images; class "
+                  "sub-folders = labels), npz:PATH / npy:PATH (arrays x [, y]); images take ?size=S&crop=C&mode=gray|rgb, "
+                  "e.g. folder:/data/anime?size=64&crop=160")
     elif a.what == "models":
         rows = [{"name": n, "params": arch_params(n), "summary": _first_line(sys.modules[fn.__module__].__doc__),
                  "source": ARCHS.source(n)} for n, fn in ARCHS.items()]

@@ -9,7 +9,8 @@ Settings resolve in one documented order (later wins):
     objective's paper defaults  <  suite ``fixed`` / CLI flags  <  per-objective ``overrides``
     <  a search sample.
 ``RunSpec.run_id`` hashes the resolved configuration (runtime-only fields such as device and
-data root excluded) together with ``TRAINING_SEMANTICS_VERSION``."""
+data root excluded) together with ``TRAINING_SEMANTICS_VERSION`` and, for a user dataset
+(``folder:PATH``, ``npz:PATH``), the hash of its files."""
 from __future__ import annotations
 from .errors import ConfigError  # noqa: F401
 
@@ -18,9 +19,20 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from . import TRAINING_SEMANTICS_VERSION
+
+# A dataset whose name does not fix its data (a user dataset: ``folder:PATH``, ``npz:PATH``)
+# adds the hash of its files to the run identity (``dataset_content``), so a run on changed files
+# gets another id. ``bench.data`` installs the function (dataset name -> content hash, or None for
+# a dataset whose name fixes its data) when it is imported; this module imports no dataset code.
+_dataset_content: Callable[[str], Optional[str]] = lambda name: None
+
+
+def set_dataset_content_hook(fn: Callable[[str], Optional[str]]) -> None:
+    global _dataset_content
+    _dataset_content = fn
 
 
 @dataclass
@@ -146,6 +158,9 @@ class RunSpec:
             d.pop("z_mixture", None)
         if d["eval"].get("mode_threshold") == "ganbench":  # added after run ids existed: default keeps ids
             d["eval"].pop("mode_threshold", None)
+        content = _dataset_content(self.dataset)
+        if content is not None:  # user datasets only: every other run keeps its id
+            d["dataset_content"] = content
         d["semantics_version"] = TRAINING_SEMANTICS_VERSION
         return d
 

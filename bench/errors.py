@@ -58,6 +58,13 @@ class DatasetUnavailable(GanbenchError, RuntimeError):
     """The files of a dataset are absent and could not be downloaded."""
 
 
+class UserDatasetError(RegistryError, ConfigError):
+    """A user dataset (``folder:PATH``, ``npz:PATH``, ``npy:PATH``) that cannot be made: a path
+    that does not exist, no images, an unreadable file, images of mixed sizes without a ``size``
+    setting. The message names the path and what to do. A ``RegistryError`` (the name does not
+    resolve) and a ``ConfigError`` (a setting that cannot work)."""
+
+
 class CorruptRecord(GanbenchError, ValueError):
     """A run record that cannot be parsed (the run is redone)."""
 

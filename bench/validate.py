@@ -33,9 +33,19 @@ def resolve(loss: str, *layers: Dict[str, Any], where: str = "run") -> RunSpec:
 
 
 def spec_from_dict(d: Dict[str, Any], where: str = "run") -> RunSpec:
-    """A validated RunSpec from a full plain dict (e.g. a stored record's config)."""
+    """A validated RunSpec from a full plain dict (e.g. a stored record's config). A stored
+    ``dataset_content`` (the hash of a user dataset's files, part of the run identity) must match
+    the files as they are now."""
+    d = dict(d)
+    recorded = d.pop("dataset_content", None)
     spec = build(RunSpec, d, where)
     validate(spec, where)
+    if recorded is not None:
+        now = DATASETS.get(spec.dataset).extras.get("content_hash")
+        if now != recorded:
+            raise ConfigError(f"{where}: dataset {spec.dataset!r} changed since this run was made: its files hash "
+                              f"to {str(now)[:12]}, the run recorded {str(recorded)[:12]}; restore those files, or "
+                              f"train a new run on the new ones")
     return spec
 
 
@@ -86,6 +96,7 @@ def validate(spec: RunSpec, where: str = "run") -> None:
         raise ConfigError(f"{where}.stabilise.instance_noise: must be >= 0")
     _check_pacgan(spec, obj_cls, info, where)
     _check_d_norm(spec, info, where)
+    _check_user_dataset(spec, info, where)
     _check_eval(spec, info, where)
     try:
         obj_cls(**spec.loss_params)
@@ -114,6 +125,36 @@ def _check_mixture(spec: RunSpec, where: str) -> None:
         v = z.get(key, 1.0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise ConfigError(f"{where}.z_mixture.{key}: expected a number > 0, got {v!r}")
+
+
+_BUILDS: Dict[Any, str] = {}  # (architecture, shape) -> "" or why it cannot be built (memo)
+
+
+def _check_user_dataset(spec: RunSpec, info, where: str) -> None:
+    """A user dataset's images have a size the architecture can build (its own sizes are
+    fixed by its files and ``?size=``): checked once per (architecture, shape) per process by
+    building the architecture with its defaults. The dataset's own errors (missing path, no
+    images, unreadable files, mixed sizes) come from resolving its name."""
+    from .data.user import parse
+    from .models import default_arch
+
+    if not info.extras.get("user") or info.kind != "image":
+        return
+    arch = spec.model if spec.model != "auto" else default_arch(info.kind)
+    key = (arch, tuple(info.shape))
+    if key not in _BUILDS:
+        try:
+            ARCHS.get(arch)(shape=tuple(info.shape), z_in=1)
+            _BUILDS[key] = ""
+        except ValueError as e:
+            _BUILDS[key] = str(e)
+        except Exception:  # noqa: BLE001 -- anything else is the run's to report, not a size problem
+            _BUILDS[key] = ""
+    if _BUILDS[key]:
+        c, h, w = info.shape
+        raise ConfigError(f"{where}: dataset {spec.dataset!r} has {h}x{w} images, which architecture {arch!r} cannot "
+                          f"build ({_BUILDS[key]}); resize them with the dataset's size setting, e.g. "
+                          f"{parse(spec.dataset).hint(size=64)}, or choose another model")
 
 
 D_NORMS = ("batch", "none", "spectral")

@@ -1,16 +1,22 @@
 """Dataset registry. Every dataset loads once into one tensor in memory (uint8 images
-N×C×H×W, or float32 points N×2) plus int64 labels; batches are drawn by index."""
+N×C×H×W, or float32 points N×2) plus int64 labels; batches are drawn by index.
+
+Besides the registered names, the registry resolves user datasets named by where their files
+are -- ``folder:PATH``, ``npz:PATH``, ``npy:PATH``, with optional ``?size=&crop=&mode=``
+settings (:mod:`.user`) -- registering each on first use, once per process."""
 from __future__ import annotations
 from ..errors import DatasetUnavailable  # noqa: F401
 
 import functools
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Tuple
 
 import torch
 
+from ..errors import GanbenchError, RegistryError
 from ..registry import Registry
 
 
@@ -78,7 +84,71 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
 
 
-DATASETS: Registry[DatasetInfo] = Registry("dataset")
+def dataset_cache_key(info: DatasetInfo) -> str:
+    """The dataset's part of cache file names (reference features, classifier, real-data floor):
+    its name, or for a user dataset a file-name-safe key that includes the hash of its files and
+    its settings (``extras["cache_key"]``), so changed files never reuse stale caches."""
+    return info.extras.get("cache_key") or info.name
+
+
+class DatasetRegistry(Registry):
+    """The dataset registry: a plain :class:`~bench.registry.Registry` that also resolves user
+    dataset names (``folder:``, ``npz:``, ``npy:``; :mod:`.user`) on first use and registers
+    them, with a :class:`.user.UserOrigin` naming their files. A name that cannot be resolved
+    raises ``UserDatasetError`` (a ``RegistryError`` and a ``ConfigError``) naming the path and
+    the remedy; ``in`` answers False for it and ``unknown_message`` gives that message."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self._user_lock = threading.RLock()
+
+    def get(self, name: str) -> DatasetInfo:
+        try:
+            return super().get(name)
+        except RegistryError:
+            if not user.is_user_name(name):
+                raise
+        return self._resolve_user(name)
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if not user.is_user_name(name):
+            return False
+        try:
+            self._resolve_user(name)
+        except GanbenchError:
+            return False
+        return True
+
+    def unknown_message(self, name: str) -> str:
+        if user.is_user_name(name):
+            try:
+                self._resolve_user(name)
+            except GanbenchError as e:
+                return str(e)
+        return super().unknown_message(name)
+
+    def _resolve_user(self, name: str) -> DatasetInfo:
+        with self._user_lock:
+            if name in self._items:
+                return self._items[name]
+            info, origin = user.resolve(name)
+            self.add(name, info, origin=origin)
+            return info
+
+    def forget_user(self, name: Optional[str] = None) -> None:
+        """Drop user datasets (``name``, or all) from this process: the next use reads their files
+        again (a process otherwise sees a user dataset as it was when first used)."""
+        with self._user_lock:
+            for n in [n for n in self._items if user.is_user_name(n) and (name is None or n == name)]:
+                del self._items[n]
+                del self._origins[n]
+            user.forget(name)
+            _load_cached.cache_clear()
+
+
+DATASETS: DatasetRegistry = DatasetRegistry("dataset")
 
 
 def default_root() -> Path:
@@ -143,4 +213,8 @@ def _load_cached(name: str, split: str, root: str) -> Dataset:
 
 
 from . import vision, mnist5k, toy  # noqa: E402,F401  (registration; the order is the report order)
+from . import user  # noqa: E402  (user datasets: resolved on first use, nothing registered here)
 from .feed import BatchFeed  # noqa: E402,F401
+from ..config import set_dataset_content_hook  # noqa: E402
+
+set_dataset_content_hook(user.content_hash_of)

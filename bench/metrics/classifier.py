@@ -3,8 +3,13 @@
 Its logits serve the Inception Score and class coverage; its penultimate layer (128-d) serves
 FID/KID/precision-recall. It is trained once per (dataset, training configuration), seeded and
 deterministic on CPU, and cached on disk (``<cache>/classifiers/<dataset>-<confighash>.pt``,
-written atomically) together with its test accuracy, which goes into every evaluation's
-provenance.
+written atomically; ``<dataset>`` is the dataset's cache key: its name, or for a user dataset a
+key holding the hash of its files) together with its test accuracy, which goes into every
+evaluation's provenance.
+
+Any number of classes (two or more) and any image size of at least 8×8 pixels, grayscale or RGB:
+three 2×2 poolings then a linear layer sized from the input (so larger images make a larger
+linear layer; the network itself is unchanged).
 """
 from __future__ import annotations
 from ..errors import ClassifierUnavailable  # noqa: F401
@@ -67,8 +72,14 @@ def _to_input(x_u8: torch.Tensor) -> torch.Tensor:
     return x_u8.float().div(127.5).sub(1.0)
 
 
+MIN_SIZE = 8  # three 2x2 poolings
+
+
 def classifier_path(dataset: str, cfg: ClassifierConfig, cache_dir: Optional[str] = None) -> Path:
-    return cache_root(cache_dir) / "classifiers" / f"{dataset}-{short_hash(asdict(cfg))}.pt"
+    from ..data import DATASETS, dataset_cache_key
+
+    key = dataset_cache_key(DATASETS.get(dataset))
+    return cache_root(cache_dir) / "classifiers" / f"{key}-{short_hash(asdict(cfg))}.pt"
 
 
 def build_model(meta: Dict) -> SmallCNN:
@@ -99,6 +110,10 @@ def train_classifier(dataset: str, cfg: ClassifierConfig = ClassifierConfig(), d
         raise ClassifierUnavailable(
             f"eval.extractor 'classifier' needs class labels, but dataset {dataset!r} is unlabelled; "
             f"use extractor 'inception-offline' (or 'inception' with weights_path)")
+    if min(info.shape[1:]) < MIN_SIZE:
+        raise ClassifierUnavailable(
+            f"eval.extractor 'classifier' needs images of at least {MIN_SIZE}x{MIN_SIZE}; dataset {dataset!r} has "
+            f"{info.shape[1]}x{info.shape[2]}; use extractor 'inception-offline' or 'inception' (they resize)")
     train = load(dataset, "train", data_root)
     test = load(dataset, "test", data_root)
     t0 = time.perf_counter()

@@ -78,6 +78,8 @@ def evaluate(sample_fn: Callable[[int], torch.Tensor], dataset: str, spec=None, 
         "ref_split": s["ref_split"], "torch_fidelity_version": torch_fidelity_version(),
         "torch_version": torch.__version__, "notes": [], "unavailable": {},
     }
+    if info.extras.get("content_hash"):  # a user dataset: which files it was (bench.data.user)
+        prov["dataset_content_hash"] = info.extras["content_hash"]
     if extractor == NONE:
         prov["notes"].append("eval.extractor = 'none': nothing evaluated")
         return Scores({}, prov, None)
@@ -156,7 +158,7 @@ def _evaluate_points(ex: Extractor, ctx: ExtractorContext, fake, ref, ref_idx, m
 # --------------------------------------------------------------------------- images
 
 def _evaluate_images(ex: Extractor, ctx: ExtractorContext, fake, ref, ref_idx, metrics, prov) -> Scores:
-    from ..data import to_uint8
+    from ..data import dataset_cache_key, to_uint8
 
     info, s, opts, device, cache_dir = ctx.info, ctx.settings, ctx.options, ctx.device, ctx.cache_dir
     fake_u8 = fake if fake.dtype == torch.uint8 else to_uint8(fake.cpu())
@@ -168,7 +170,9 @@ def _evaluate_images(ex: Extractor, ctx: ExtractorContext, fake, ref, ref_idx, m
         prov["unavailable"].update(missing)
         metrics = [m for m in metrics if m not in missing]
     prov["fidelity_extractor"] = ex.fidelity_name
-    ref_name = (f"ganbench{CACHE_FORMAT}-{info.name}-{s['ref_split']}-n{len(real_u8)}-{ex.name}-"
+    # the dataset's cache key: its name, or for a user dataset (folder:, npz:) a file-name-safe key
+    # holding the hash of its files and settings, so changed files never meet stale reference features
+    ref_name = (f"ganbench{CACHE_FORMAT}-{dataset_cache_key(info)}-{s['ref_split']}-n{len(real_u8)}-{ex.name}-"
                 f"{str(made.weights_sha)[:16]}")
     prov["reference_cache_name"] = ref_name
     fcache = cache_root(cache_dir) / "fidelity"

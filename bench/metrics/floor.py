@@ -43,14 +43,15 @@ def real_data_scores(dataset: str, spec=None, *, data_root=None, cache_dir=None,
     :data:`FLOOR_SEED`) as the "generator", against the same reference images as every run.
     Raises ``MetricsError`` / ``ValueError`` where it cannot be computed (training split smaller
     than ``num_samples``, missing data or weights)."""
-    from ..data import DATASETS, load
+    from ..data import DATASETS, dataset_cache_key, load
     from ..errors import MetricsError
     from .evaluation import evaluate
 
     s = _spec_dict(spec)
     info = DATASETS.get(dataset)
     extractor = resolve_extractor(s["extractor"], info)
-    path = cache_root(cache_dir) / "floor" / f"{dataset}-{extractor}-{_key(dataset, extractor, s)}.json"
+    key = dataset_cache_key(info)  # a user dataset's includes the hash of its files
+    path = cache_root(cache_dir) / "floor" / f"{key}-{extractor}-{_key(key, extractor, s)}.json"
     if path.exists():
         out = json.loads(path.read_text(encoding="utf-8"))
         out["cached"] = True
