@@ -5,6 +5,7 @@ from .errors import CLIError  # noqa: F401
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -70,7 +71,8 @@ def cmd_train(a) -> int:
     spec = resolve(a.loss, layer, parse_sets(a.set), {k: v for k, v in runtime.items() if v is not None},
                    where="command line")
     _check_device(spec.device)
-    out = Path(a.out) if a.out else Path("results") / "single" / f"{spec.loss}-{spec.dataset}-s{spec.seed}-{spec.run_id}"
+    safe_ds = re.sub(r"[^A-Za-z0-9._-]+", "_", spec.dataset).strip("_")[-60:]  # folder:/a/b?size=64 -> one name
+    out = Path(a.out) if a.out else Path("results") / "single" / f"{spec.loss}-{safe_ds}-s{spec.seed}-{spec.run_id}"
     print(f"run {spec.run_id}: {spec.loss} on {spec.dataset} ({spec.steps} D steps) -> {out}", file=sys.stderr)
     rec = train(spec, out, progress=not a.no_progress)
     summary = {"run_id": rec["run_id"], "status": rec["status"], "reason": rec["reason"], "out": str(out),
