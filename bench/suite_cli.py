@@ -40,7 +40,7 @@ def _report(sdir: Path, reports: Path, compare, data_root=None, device=None) -> 
     from .report import write_report
 
     paths = write_report(sdir, reports / sdir.name, compare=compare, data_root=data_root, device=device or "cpu")
-    print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}")
+    print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}\nMarkdown tables: {paths['markdown']}")
 
 
 def cmd_collect(a) -> int:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from bench.aggregate import MIN_SEEDS, Comparison, Table, extractor_label, loss_label
 from bench.aggregate.selection import is_cost
 
-__all__ = ["table_caption", "comparison_caption", "extractor_text", "selection_text"]
+__all__ = ["table_caption", "comparison_caption", "extractor_text", "extractor_names", "selection_text"]
 
 
-def extractor_text(t: Table) -> str:
-    if not t.extractors:
+def extractor_names(names) -> str:
+    """Extractor names with their labels: ``classifier (domain classifier)``."""
+    if not names:
         return "unknown extractor"
     parts = []
-    for e in t.extractors:
+    for e in names:
         label = extractor_label(e)
         parts.append(f"{e} ({label})" if label else e)
     return ", ".join(parts)
+
+
+def extractor_text(t: Table) -> str:
+    return extractor_names(t.extractors)
 
 
 def selection_text(t: Table) -> str:
@@ -30,24 +35,35 @@ def selection_text(t: Table) -> str:
     return "best over checkpoints" + (", " + "; ".join(chosen.get(s, s) for s in sel) if sel else "")
 
 
-def table_caption(t: Table) -> str:
+def table_caption(t: Table, short: bool = False, shared_selection: str | None = None) -> str:
+    """The caption of one metric's table. ``short``: for the HTML report, whose overview says the
+    conventions once (mean ± std, bold and underline, the statistics): only what is this table's
+    own -- extractor, checkpoint selection where it differs from ``shared_selection``, too few
+    seeds, the real-data row, how cells were selected, exclusions and flags."""
     m = t.metric
     sel = selection_text(t)
-    parts = [f"{m.label} ({m.direction}): mean ± sample std over seeds" + (f", {sel}" if sel else "") + "."]
-    parts.append(f"Extractor: {extractor_text(t)}.")
-    conf = int(round(t.confidence * 100))
-    parts.append(
-        f"Bold: best mean per column; underlined: not distinguishable from the best (its {conf}% bootstrap "
-        f"rank interval over seeds reaches rank 1: seeds resampled within each objective, objectives "
-        f"ranked by their resampled means) -- the report's one rule of significance."
-    )
+    if short:
+        parts = [f"Extractor: {extractor_text(t)}."]
+        if sel and sel != shared_selection:
+            parts.append(f"Checkpoint: {sel}.")
+    else:
+        parts = [f"{m.label} ({m.direction}): mean ± sample std over seeds" + (f", {sel}" if sel else "") + "."]
+        parts.append(f"Extractor: {extractor_text(t)}.")
+        conf = int(round(t.confidence * 100))
+        parts.append(
+            f"Bold: best mean per column; underlined: not distinguishable from the best (its {conf}% bootstrap "
+            f"rank interval over seeds reaches rank 1: seeds resampled within each objective, objectives "
+            f"ranked by their resampled means) -- the report's one rule of significance."
+        )
     untestable = t.cells[~t.cells["testable"].astype(bool)] if "testable" in t.cells else t.cells[:0]
     if len(untestable):
         cols = sorted(set(untestable["column"]))
         parts.append(
             f"Too few seeds for any conclusion in {', '.join(cols)} (fewer than {MIN_SEEDS} scored seeds for "
             f"some objective): only the best mean is marked; run more seeds.")
-    if getattr(t, "floor", None):
+    if getattr(t, "floor", None) and short:
+        parts.append("Real data row: real training images scored like a generator (a floor; no part in marks).")
+    elif getattr(t, "floor", None):
         parts.append("Real data row: real training images scored in place of generated ones, against the same "
                      "reference images at the same sample counts and extractor (a floor, not an objective; it "
                      "takes no part in marks or ranks).")

@@ -28,6 +28,7 @@ __all__ = [
     "score_distribution",
     "training_curves",
     "mode_coverage",
+    "mode_thumbnail",
     "budget_plot",
 ]
 
@@ -142,23 +143,43 @@ def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset:
     return to_png(fig)
 
 
-def mode_coverage(points: np.ndarray, dataset: str, title: str = "") -> bytes | None:
-    """Generated 2-D points over the true modes (red crosses, circles of 3 std)."""
+def _points_over_modes(points: np.ndarray, dataset: str, size: float, thumb: bool = False):
+    """Figure and axes: generated 2-D points over the true modes (red crosses, circles of 3 std);
+    ``thumb``: smaller marks, unlabelled."""
     modes = true_modes(dataset)
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
-    fig, ax = plt.subplots(figsize=(3.2, 3.2))
-    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.35, color="#1f3b73", label="generated", rasterized=True, zorder=3)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.scatter(pts[:, 0], pts[:, 1], s=1 if thumb else 2, alpha=0.35, color="#1f3b73",
+               label=None if thumb else "generated", rasterized=True, zorder=3)
     if modes is not None:
         centres, std = modes
-        ax.scatter(centres[:, 0], centres[:, 1], marker="x", color="#d62728", s=30, label="true modes")
+        ax.scatter(centres[:, 0], centres[:, 1], marker="x", color="#d62728", s=12 if thumb else 30,
+                   label=None if thumb else "true modes", **({"lw": 0.8} if thumb else {}))
         for cx, cy in centres:
-            ax.add_patch(plt.Circle((cx, cy), 3 * std, fill=False, color="#d62728", lw=0.6))
+            ax.add_patch(plt.Circle((cx, cy), 3 * std, fill=False, color="#d62728", lw=0.4 if thumb else 0.6))
         lim = np.abs(centres).max() * 1.5
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
+    return fig, ax
+
+
+def mode_coverage(points: np.ndarray, dataset: str, title: str = "") -> bytes | None:
+    """Generated 2-D points over the true modes (red crosses, circles of 3 std)."""
+    fig, ax = _points_over_modes(points, dataset, 3.2)
     ax.set_title(title or dataset_label(dataset), fontsize=9)
     ax.legend(loc="lower right", fontsize=6, markerscale=2)
+    return to_png(fig)
+
+
+def mode_thumbnail(points: np.ndarray, dataset: str) -> bytes | None:
+    """A small :func:`mode_coverage` for the report's first-screen gallery: points over the true
+    modes, no title, legend or ticks."""
+    fig, ax = _points_over_modes(points, dataset, 1.6, thumb=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("#ccc")
     return to_png(fig)
 
 

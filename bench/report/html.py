@@ -1,4 +1,8 @@
-"""Self-contained HTML report (one file, figures embedded as base64 PNG)."""
+"""Self-contained HTML report: one file that opens offline (inline CSS, figures embedded as base64
+PNG). The first screen holds the overview (:mod:`bench.report.overview`) and, beside it, a gallery
+of one sample grid or scatter plot per objective and dataset; a sticky navigation leads to the
+tables by metric, the score distributions, one section per dataset, and cost, runs and provenance
+at the end."""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bench import aggregate as agg
 from bench.metrics.catalogue import Metric
-from bench.report import figures, latex
+from bench.report import figures, latex, markdown
 from bench.report.budget import budget_cells, budget_section, load_budget, summary_sentence
 from bench.report.captions import comparison_caption, table_caption
 from bench.report.floor import FLOOR_LABEL, attach_floors, real_data_floors
+from bench.report.overview import DAGGER, Overview, build_overview
 
 __all__ = ["load_results", "write_report", "main_report"]
 
@@ -92,7 +97,50 @@ def _pub_index(comp: agg.Comparison | None) -> dict:
     return pub
 
 
-def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
+def _cell_title(t: agg.Table, r) -> str:
+    """The hover text of a cell: runs scored, CI of the mean, rank interval, selection rule."""
+    conf = int(round(t.confidence * 100))
+    title = f"n = {r['n']} of {r['n_total']}"
+    if r["n"]:
+        title += f"; {conf}% bootstrap CI of the mean [{t.metric.format(r['ci_low'])}, {t.metric.format(r['ci_high'])}]"
+    if "rank_lo" in r and r["n"] and np.isfinite(r["rank_lo"]):
+        title += f"; rank {int(r['rank_lo'])}–{int(r['rank_hi'])} ({conf}% bootstrap interval over seeds)"
+    return title + f"; {r['rule']}"
+
+
+def _overview_context(ov: Overview | None) -> dict | None:
+    """The overview table as the template draws it: group headers linking to each dataset's
+    section, metric headers linking to their detailed table, marked cells, notes."""
+    if ov is None:
+        return None
+    rows = []
+    for loss, cells in ov.rows():
+        out = []
+        for c, col in zip(cells, ov.columns):
+            cls = "best" if c.best else ("tied" if c.tied else ("notrun" if not c.text else ""))
+            out.append({"text": c.text, "cls": cls, "marker": c.marker,
+                        "title": _cell_title(col.table, c.row) if c.row is not None else "not run"})
+        rows.append({"label": agg.loss_label(loss), "cells": out})
+    starts = {i for i, (c, prev) in enumerate(zip(ov.columns, [None, *ov.columns]))
+              if prev is None or c.group != prev.group}  # the first column of each dataset
+    for r in rows:
+        for i, c in enumerate(r["cells"]):
+            c["gstart"] = i in starts
+    return {
+        "groups": [{"label": g, "span": k, "anchor": f"ds-{ds}"} for g, ds, k in ov.groups],
+        "columns": [{"label": c.label, "arrow": c.metric.arrow, "dagger": DAGGER if c.untestable else "",
+                     "anchor": f"table-{c.metric.id}", "direction": c.metric.direction, "gstart": i in starts}
+                    for i, c in enumerate(ov.columns)],
+        "floor_starts": [i in starts for i in range(len(ov.columns))],
+        "rows": rows,
+        "floor": ov.floor,
+        "caption": ov.caption(),
+        "footnotes": ov.footnotes,
+        "statistics": ov.statistics(),
+    }
+
+
+def _table_context(t: agg.Table, comp: agg.Comparison | None, shared_selection: str | None = None) -> dict:
     cols = t.column_order()
     cells = {(r["loss"], r["column"]): r for _, r in t.cells.iterrows()}
     # published values inside our cells only where the cells hold what was compared
@@ -108,13 +156,7 @@ def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
                             "pub": _pub_ctx(p, comp, t.metric)})
                 continue
             cls = "best" if r["best"] else ("tied" if r["tied_with_best"] else "")
-            title = f"n = {r['n']} of {r['n_total']}"
-            if r["n"]:
-                title += f"; {int(round(t.confidence * 100))}% bootstrap CI of the mean [{t.metric.format(r['ci_low'])}, {t.metric.format(r['ci_high'])}]"
-            if "rank_lo" in r and r["n"] and np.isfinite(r["rank_lo"]):
-                title += f"; rank {int(r['rank_lo'])}–{int(r['rank_hi'])} ({int(round(t.confidence * 100))}% bootstrap interval over seeds)"
-            title += f"; {r['rule']}"
-            out.append({"text": t.cell_text(r), "cls": cls, "title": title, "note": r["note"],
+            out.append({"text": t.cell_text(r), "cls": cls, "title": _cell_title(t, r), "note": r["note"],
                         "pub": _pub_ctx(p, comp, t.metric)})
         rows.append({"label": agg.loss_label(loss), "cells": out, "published_only": False})
     if t.floor:
@@ -140,8 +182,9 @@ def _table_context(t: agg.Table, comp: agg.Comparison | None) -> dict:
             rows.append({"label": f"{label} (published only)", "cells": out, "published_only": True})
     return {
         "id": t.metric.id,
-        "title": f"{t.metric.label} ({t.metric.direction})",
-        "caption": table_caption(t),
+        "title": f"{t.metric.label} {t.metric.arrow}",
+        "direction": t.metric.direction,
+        "caption": table_caption(t, short=True, shared_selection=shared_selection),
         "columns": cols,
         "rows": rows,
         "comparison": comparison_caption(comp) if comp is not None else "",
@@ -203,11 +246,9 @@ def _rankings(t: agg.Table, ds: str) -> list[dict]:
         out.append({
             "id": f"{ds}-{t.metric.id}-{k}", "column": col, "metric": t.metric.label, "conf": conf, "rows": rows,
             "labels": labels, "matrix": matrix, "too_few": too_few, "direction": t.metric.direction,
-            "caption": (f"Objectives by mean {t.metric.label} ({t.metric.direction}); rank 1 = best. Rank interval: "
-                        f"central {conf}% of the bootstrap rankings (seeds resampled with replacement within each "
-                        f"objective, objectives ranked by their resampled means; ties share the better rank). "
-                        f"'not distinguishable': the interval reaches rank 1 -- the report's one rule of "
-                        f"significance, the same that underlines cells in the summary tables."),
+            "caption": (f"Objectives by mean {t.metric.label} ({t.metric.direction}); rank 1 = best; rank interval: "
+                        f"central {conf}% of the bootstrap rankings over seeds; 'not distinguishable': the interval "
+                        f"reaches rank 1 (Statistics, under the overview)."),
         })
     return out
 
@@ -291,12 +332,14 @@ def _status_of(runs: pd.DataFrame, run_id: str) -> dict:
 def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot: int = 2000,
                  exclude_collapsed: bool = False, real_data: bool = True, data_root=None, cache_dir=None,
                  device: str = "cpu") -> dict[str, Path]:
-    """Write ``reports_dir/index.html`` (self-contained) and ``reports_dir/tables.tex``.
+    """Write ``reports_dir/index.html`` (self-contained), ``reports_dir/tables.tex`` and
+    ``reports_dir/tables.md`` (GitHub Markdown), each with the overview first.
 
     ``compare``: a reference key (``"lucic2018"``) to put published values beside ours
     where comparable; where not, the report says why.  ``real_data``: give every image table
     its "real data" row (:mod:`bench.metrics.floor`; computed from ``data_root`` at the runs'
-    evaluation settings, cached under ``cache_dir``). Returns ``{"html": ..., "latex": ...}``.
+    evaluation settings, cached under ``cache_dir``). Returns ``{"html": ..., "latex": ...,
+    "markdown": ...}``.
     """
     results_dir = Path(results_dir)
     reports_dir = Path(reports_dir)
@@ -310,6 +353,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     cost = agg.cost_table(runs, tables[0].axes if tables else None) if len(runs) else pd.DataFrame()
     if real_data and tables:
         attach_floors(tables, real_data_floors(runs, data_root=data_root, cache_dir=cache_dir, device=device))
+    overview = build_overview(tables, runs, n_boot=n_boot)
+    shared_selection = overview.selection if overview is not None else None
 
     comparison = None
     comparisons: dict[str, agg.Comparison] = {}  # metric id -> our table beside the reference
@@ -388,12 +433,15 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
                 "interp": _file_uri(sdir / "interpolation.png"),
                 "modes": None,
             }
+            item["thumb"] = item["grid"]
             if is_2d:
+                item["thumb"] = None
                 pts = sdir / "points_final.npy"
                 if pts.exists():
                     try:
                         arr = np.load(pts)
                         item["modes"] = _data_uri(figures.mode_coverage(arr, ds, f"{agg.loss_label(loss)} (seed {item['seed']})"))
+                        item["thumb"] = _data_uri(figures.mode_thumbnail(arr, ds))
                     except (OSError, ValueError) as exc:
                         item["reason"] = (item["reason"] + "; " if item["reason"] else "") + f"points unreadable: {exc}"
             samples.append(item)
@@ -410,16 +458,32 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
             "dh": f"{r['device_hours']:.3f}", "device": r["device"] or "—",
         })
 
+    medians = "; ".join(f"{s['metric']} on {s['dataset']}" for s in sections if s["metric"])
+    gallery_caption = "" if not sections else (
+        "One run per objective: the representative seed (score closest to the cell median"
+        + (f" of {medians}" if medians else "") + "), the generator at the end of training."
+        + (" 2-D data: generated points over the true modes (red crosses; circles of 3 std)." if any(
+            s["is_2d"] for s in sections) else "")
+        + " Larger" + (", with interpolations" if not all(s["is_2d"] for s in sections) else "")
+        + ": each dataset's section.")
+
     primary = tables[0].metric if tables else None
     header, run_rows = _runs_rows(runs, primary, tables[0].which if tables else "best")
     prov = _provenance(runs, suite, results_dir)
     suite_name = dict(prov)["Suite"]
+    status_counts = runs["status"].value_counts() if "status" in runs else pd.Series(dtype=int)
+    summary_line = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
+        " (" + ", ".join(f"{v} {k}" for k, v in status_counts.items()) + ")" if len(status_counts) else "")
 
     env = Environment(loader=PackageLoader("bench.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
         title=f"ganbench report: {suite_name}",
         suite_name=suite_name,
-        tables=[_table_context(t, comparisons.get(t.metric.id)) for t in tables],
+        tables=[_table_context(t, comparisons.get(t.metric.id), shared_selection) for t in tables],
+        overview=_overview_context(overview),
+        summary_line=summary_line,
+        gallery_caption=gallery_caption,
+        generated=dict(prov)["Report generated"],
         compare=compare,
         compare_note=compare_note,
         comparison_ok=bool(comparison is not None and comparison.comparable),
@@ -434,10 +498,13 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     )
     html_path = reports_dir / "index.html"
     html_path.write_text(html, encoding="utf-8")
+    origin = f"ganbench tables for suite {suite_name}, from {results_dir}"
     tex_path = latex.write_tables(reports_dir / "tables.tex", tables, cost,
                                   list(comparisons.values()) if comparisons else comparison, budget=(budget, bcells),
-                                  header=f"ganbench tables for suite {suite_name}, from {results_dir}")
-    return {"html": html_path, "latex": tex_path}
+                                  header=origin, overview=overview)
+    md_path = markdown.write_markdown(reports_dir / "tables.md", tables, overview,
+                                      title=f"ganbench tables: {suite_name}", header=origin)
+    return {"html": html_path, "latex": tex_path, "markdown": md_path}
 
 
 def main_report(suite_results_dir: Path, reports_root: Path, compare: str | None = None) -> Path:

@@ -13,8 +13,8 @@ import pandas as pd
 from bench.aggregate import Comparison, Table, dataset_label, dataset_rank, loss_label
 from bench.report.captions import comparison_caption, table_caption
 
-__all__ = ["escape_latex", "table_to_latex", "comparison_to_latex", "cost_to_latex", "budget_to_latex",
-           "tables_to_latex"]
+__all__ = ["escape_latex", "table_to_latex", "overview_to_latex", "comparison_to_latex", "cost_to_latex",
+           "budget_to_latex", "tables_to_latex"]
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -37,6 +37,10 @@ _SPECIAL = {
     "≤": r"$\leq$",
     "×": r"$\times$",
     "’": "'",
+    "†": r"\dag{}",
+    "½": r"$\frac{1}{2}$",
+    "−": "$-$",
+    "…": r"\dots{}",
 }
 
 
@@ -96,6 +100,54 @@ def table_to_latex(table: Table, label: str | None = None) -> str:
     text.columns.name = None
     marks.columns.name = None
     return _styled(text, marks, table_caption(table), label or f"tab:{table.metric.id}")
+
+
+def _marker(m: str) -> str:
+    return r"\textsuperscript{\dag}" if m == "†" else r"\textsuperscript{" + escape_latex(m) + "}"
+
+
+def overview_to_latex(ov, label: str = "tab:overview") -> str:
+    """The overview (:class:`bench.report.overview.Overview`) in the style of Lucic et al. 2018,
+    Table 2: booktabs rules, one ``\\multicolumn`` header per dataset over its headline metrics,
+    objectives as rows, ``mean ± std``; best per column in ``\\textbf``, not distinguishable from
+    the best underlined; footnote markers for cells with left-out runs, a dagger on columns with
+    too few seeds; the notes below the tabular."""
+    groups = ov.groups
+    ncol = len(ov.columns)
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\caption{" + escape_latex(ov.caption(rule="")) + "}",
+             r"\label{" + label + "}", r"\begin{tabular}{l" + "r" * ncol + "}", r"\toprule"]
+    lines.append(" & " + " & ".join(r"\multicolumn{" + str(k) + "}{c}{" + escape_latex(g) + "}" for g, _, k in groups)
+                 + r" \\")
+    rules, start = [], 2
+    for _, _, k in groups:
+        rules.append(r"\cmidrule(lr){" + f"{start}-{start + k - 1}" + "}")
+        start += k
+    lines.append(" ".join(rules))
+    lines.append("Objective & " + " & ".join(escape_latex(c.header) + (_marker("†") if c.untestable else "")
+                                            for c in ov.columns) + r" \\")
+    lines.append(r"\midrule")
+    for loss, cells in ov.rows():
+        out = []
+        for c in cells:
+            text = "--" if c.text in ("", "—") else escape_latex(c.text)
+            if c.best:
+                text = r"\textbf{" + text + "}"
+            elif c.tied:
+                text = r"\underline{" + text + "}"
+            out.append(text + (_marker(c.marker) if c.marker else ""))
+        lines.append(escape_latex(loss_label(loss)) + " & " + " & ".join(out) + r" \\")
+    if ov.floor is not None:
+        from bench.report.floor import FLOOR_LABEL
+
+        lines.append(r"\midrule")
+        lines.append(escape_latex(FLOOR_LABEL) + " & " + " & ".join("--" if v in ("", "—") else escape_latex(v)
+                                                                     for v in ov.floor) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if ov.footnotes:
+        lines.append(r"\par\smallskip\footnotesize")
+        lines.append(r"\\".join(_marker(m) + " " + escape_latex(t) for m, t in ov.footnotes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
 
 
 def comparison_to_latex(comp: Comparison, label: str = "tab:compare") -> str:
@@ -188,11 +240,13 @@ def budget_to_latex(budget: dict | None, cells: pd.DataFrame, label: str = "tab:
 
 
 def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, comparison: Comparison | None = None,
-                    header: str = "", budget: tuple | None = None) -> str:
+                    header: str = "", budget: tuple | None = None, overview=None) -> str:
     parts = []
     if header:
         parts.append("".join(f"% {line}\n" for line in header.splitlines()))
     parts.append("% Requires \\usepackage{booktabs}.\n")
+    if overview is not None:  # the survey-style overview first (bench.report.overview)
+        parts.append(overview_to_latex(overview))
     for t in tables:
         parts.append(table_to_latex(t))
     comps = [c for c in (comparison if isinstance(comparison, (list, tuple)) else [comparison]) if c is not None]
@@ -206,8 +260,8 @@ def tables_to_latex(tables: list[Table], cost: pd.DataFrame | None = None, compa
 
 
 def write_tables(path: Path, tables: list[Table], cost=None, comparison=None, header: str = "",
-                 budget: tuple | None = None) -> Path:
+                 budget: tuple | None = None, overview=None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tables_to_latex(tables, cost, comparison, header, budget), encoding="utf-8")
+    path.write_text(tables_to_latex(tables, cost, comparison, header, budget, overview), encoding="utf-8")
     return path

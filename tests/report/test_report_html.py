@@ -29,6 +29,7 @@ def test_report_files_and_self_contained(report):
     results, paths = report
     html = paths["html"].read_text(encoding="utf-8")
     assert paths["html"].name == "index.html" and paths["latex"].name == "tables.tex"
+    assert paths["markdown"] == paths["html"].parent / "tables.md" and paths["markdown"].read_text().startswith("# ")
     assert paths["latex"].read_text().count(r"\begin{table}") >= 3
     # self-contained: every image is an embedded PNG, no external reference
     srcs = re.findall(r'<img[^>]*src="([^"]+)"', html)
@@ -51,8 +52,9 @@ def test_report_files_and_self_contained(report):
     assert "VAE (published only)" in html
     assert "Budget" in html  # fashion-mnist has a wide search
     # 3 distributions + 3 curve figures + MNIST 3 x (grid + interpolation) + Fashion-MNIST 2 x (grid +
-    # interpolation) + Ring-8 2 point plots + 1 budget figure = 19
-    assert len(srcs) == 19
+    # interpolation) + Ring-8 2 point plots + 1 budget figure = 19, and the first screen's gallery: one
+    # thumbnail per objective and dataset (3 + 2 + 2)
+    assert len(srcs) == 19 + 7
 
 
 def test_report_refuses_incomparable(tmp_path):
