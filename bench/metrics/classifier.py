@@ -12,6 +12,8 @@ three 2×2 poolings then a linear layer sized from the input (so larger images m
 linear layer; the network itself is unchanged).
 """
 from __future__ import annotations
+
+import contextlib
 from ..errors import ClassifierUnavailable  # noqa: F401
 
 import time
@@ -87,20 +89,44 @@ def build_model(meta: Dict) -> SmallCNN:
 
 
 @torch.no_grad()
+@contextlib.contextmanager
+def _one_cpu_thread(device):
+    """CPU float kernels reduce in an order that depends on the thread count, so the classifier
+    trains on one thread: its weights (and every FID made with it) are then the same whichever
+    process trains it first (a Ray trial, the serial executor, a test)."""
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
+
+
 def predict(model: SmallCNN, x_u8: torch.Tensor, batch_size: int = 1000, device="cpu"):
-    """(features, logits) for uint8 images N×C×H×W, in eval mode."""
+    """(features, logits) for uint8 images N×C×H×W, in eval mode (on one CPU thread, like training:
+    the features do not depend on the calling process's thread count)."""
     model.eval()
     feats, logits = [], []
-    for i in range(0, len(x_u8), batch_size):
-        f, l = model.features_and_logits(_to_input(x_u8[i:i + batch_size].to(device)))
-        feats.append(f.cpu())
-        logits.append(l.cpu())
+    with _one_cpu_thread(device), torch.no_grad():
+        for i in range(0, len(x_u8), batch_size):
+            f, l = model.features_and_logits(_to_input(x_u8[i:i + batch_size].to(device)))
+            feats.append(f.cpu())
+            logits.append(l.cpu())
     return torch.cat(feats), torch.cat(logits)
 
 
 def train_classifier(dataset: str, cfg: ClassifierConfig = ClassifierConfig(), data_root=None,
                      device="cpu", log=None) -> Dict:
-    """Train the classifier on ``dataset``'s train split; returns {"state_dict", "meta"}."""
+    """Train the classifier on ``dataset``'s train split (on one CPU thread); returns
+    {"state_dict", "meta"}."""
+    with _one_cpu_thread(device):
+        return _train_classifier(dataset, cfg, data_root, device, log)
+
+
+def _train_classifier(dataset: str, cfg: ClassifierConfig, data_root, device, log) -> Dict:
     from ..data import DATASETS, load
 
     info = DATASETS.get(dataset)

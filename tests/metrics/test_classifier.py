@@ -81,3 +81,24 @@ def test_real_data_accuracy(dataset, target, tmp_path):
           f"({meta['n_train']} train / {meta['n_test']} test), {meta['train_seconds']} s")
     assert meta["n_train"] == 60000 and meta["n_test"] == 10000
     assert meta["test_accuracy"] >= target
+
+
+def test_classifier_weights_do_not_depend_on_the_callers_thread_count():
+    """CPU kernels reduce in a thread-count-dependent order; the classifier trains and predicts on
+    one thread, so a Ray trial (1 thread) and the serial executor (all cores) make the same
+    classifier, hence the same FIDs."""
+    import torch
+
+    from bench.metrics.classifier import ClassifierConfig, train_classifier
+
+    cfg = ClassifierConfig(epochs=1, min_steps=20, batch_size=64, width=8, feat_dim=16)
+    prev = torch.get_num_threads()
+    shas = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            shas.append(train_classifier("mnist-5k", cfg)["meta"]["weights_sha256"])
+            assert torch.get_num_threads() == n  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(prev)
+    assert shas[0] == shas[1]
