@@ -74,6 +74,17 @@ def record_row(rec: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def collect(sdir: Path, run_ids: Optional[Iterable[str]] = None, log=print) -> pd.DataFrame:
+    """Read the run records of ``sdir`` into ``runs.parquet`` and ``curves.parquet`` (written
+    atomically); returns the runs table. The suite's driver calls it; readers use ``read_results``."""
+    df, cdf = read_results(sdir, run_ids, log)
+    _write_parquet(df, Path(sdir) / "runs.parquet")
+    _write_parquet(cdf, Path(sdir) / "curves.parquet")
+    return df
+
+
+def read_results(sdir: Path, run_ids: Optional[Iterable[str]] = None, log=print):
+    """(runs, curves) tables from the run records of ``sdir``, in memory: nothing is written, so
+    a report can read a suite that its driver is still running."""
     sdir = Path(sdir)
     runs_root = sdir / "runs"
     wanted = list(run_ids) if run_ids is not None else sorted(p.name for p in runs_root.glob("*") if p.is_dir())
@@ -107,9 +118,7 @@ def collect(sdir: Path, run_ids: Optional[Iterable[str]] = None, log=print) -> p
                 df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     cdf = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["run_id", "name", "step", "value"])
     cdf = cdf.astype({"step": "int64", "value": "float64"})
-    _write_parquet(df, sdir / "runs.parquet")
-    _write_parquet(cdf, sdir / "curves.parquet")
-    return df
+    return df, cdf
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:

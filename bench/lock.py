@@ -24,7 +24,7 @@ from .errors import SuiteLocked
 LOCK_NAME = ".driver.lock"
 STALE_AFTER_S = 24 * 3600.0  # another host's lock older than this is considered abandoned
 
-__all__ = ["SuiteLock", "LOCK_NAME", "holder"]
+__all__ = ["SuiteLock", "LOCK_NAME", "holder", "driver_running"]
 
 
 def holder(sdir: Path) -> Optional[Dict[str, Any]]:
@@ -33,6 +33,21 @@ def holder(sdir: Path) -> Optional[Dict[str, Any]]:
         return json.loads((Path(sdir) / LOCK_NAME).read_text())
     except (OSError, ValueError):
         return None
+
+
+def driver_running(sdir: Path) -> Optional[Dict[str, Any]]:
+    """Who drives ``sdir`` now (its lock note, ``{}`` if unreadable), or None when nobody does.
+    Takes no lock: it only tests whether one is held."""
+    path = Path(sdir) / LOCK_NAME
+    if not path.exists():
+        return None
+    with open(path, "r") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return holder(sdir) or {}
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return None
 
 
 def _pid_alive(pid: int) -> bool:

@@ -68,13 +68,45 @@ def cmd_status(a) -> int:
 
 
 def cmd_report(a) -> int:
+    """The report from the run records as they are now, read in memory: nothing is written under
+    results/ (the driver, if one runs, owns runs.parquet), so it works on a running or an
+    interrupted suite and says how many runs are pending."""
     sdir = _suite_results_dir(a.suite, a.results)
-    if not (sdir / "runs.parquet").exists():
-        from .collect import collect
+    from .report import write_report
 
-        collect(sdir)
-    _report(sdir, Path(a.reports), a.compare, a.data_root)
+    note = _pending_note(sdir)
+    paths = write_report(sdir, Path(a.reports) / sdir.name, compare=a.compare, data_root=a.data_root,
+                         from_records=True, pending_note=note)
+    if note:
+        print(note)
+    print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}\nMarkdown tables: {paths['markdown']}")
     return 0
+
+
+def _pending_note(sdir: Path) -> str:
+    """'N of M runs finished, K pending (a driver is running | interrupted)', or '' when all are."""
+    from .executors import record_state
+    from .lock import driver_running
+
+    runs_root = sdir / "runs"
+    ids = sorted(p.name for p in runs_root.glob("*") if p.is_dir())
+    if not ids:
+        raise CLIError(f"{sdir}: no run has written a record yet; wait for the suite's first checkpoint")
+    states = [record_state(sdir, rid, lambda m: None) for rid in ids]
+    finished = sum(s in ("done", "diverged", "stopped", "failed") for s in states)
+    total = len(ids)
+    try:
+        from .suite import load_suite
+
+        total = max(total, load_suite(sdir / "suite.yaml").count())
+    except Exception:  # a suite file that no longer loads: count the run folders only
+        pass
+    if finished >= total:
+        return ""
+    who = driver_running(sdir)
+    state = ("a driver is running it: " + (f"pid {who.get('pid')} on {who.get('host')}" if who else "unknown")
+             if who is not None else "interrupted: `ganbench run` resumes it")
+    return f"{finished} of {total} runs finished, {total - finished} pending ({state})"
 
 
 def cmd_merge(a) -> int:

@@ -33,15 +33,22 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 # input
 # --------------------------------------------------------------------------------------
-def load_results(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Read ``runs.parquet``, ``curves.parquet`` (optional) and ``suite.yaml`` (optional)."""
+def load_results(results_dir: Path, from_records: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Read ``runs.parquet``, ``curves.parquet`` (optional) and ``suite.yaml`` (optional); with
+    ``from_records`` the run records themselves, in memory (a live report writes nothing)."""
     results_dir = Path(results_dir)
     runs_path = results_dir / "runs.parquet"
-    if not runs_path.exists():
+    if from_records:
+        from bench.collect import read_results
+
+        runs, curves = read_results(results_dir, log=lambda m: log.warning("%s", m))
+    elif not runs_path.exists():
         raise FileNotFoundError(f"{runs_path} not found: run `ganbench collect` first")
-    runs = pd.read_parquet(runs_path)
-    curves_path = results_dir / "curves.parquet"
-    curves = pd.read_parquet(curves_path) if curves_path.exists() else pd.DataFrame(columns=["run_id", "step", "name", "value"])
+    else:
+        runs = pd.read_parquet(runs_path)
+        curves_path = results_dir / "curves.parquet"
+        curves = (pd.read_parquet(curves_path) if curves_path.exists()
+                  else pd.DataFrame(columns=["run_id", "step", "name", "value"]))
     suite = {}
     suite_path = results_dir / "suite.yaml"
     if suite_path.exists():
@@ -331,7 +338,7 @@ def _status_of(runs: pd.DataFrame, run_id: str) -> dict:
 # --------------------------------------------------------------------------------------
 def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot: int = 2000,
                  exclude_collapsed: bool = False, real_data: bool = True, data_root=None, cache_dir=None,
-                 device: str = "cpu") -> dict[str, Path]:
+                 device: str = "cpu", from_records: bool = False, pending_note: str = "") -> dict[str, Path]:
     """Write ``reports_dir/index.html`` (self-contained), ``reports_dir/tables.tex`` and
     ``reports_dir/tables.md`` (GitHub Markdown), each with the overview first.
 
@@ -344,7 +351,7 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     results_dir = Path(results_dir)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
-    runs, curves, suite = load_results(results_dir)
+    runs, curves, suite = load_results(results_dir, from_records=from_records)
     budget = load_budget(results_dir)  # None for results made before budgets were recorded
     bcells = budget_cells(budget)
 
@@ -473,7 +480,8 @@ def write_report(results_dir, reports_dir, compare: str | None = None, *, n_boot
     suite_name = dict(prov)["Suite"]
     status_counts = runs["status"].value_counts() if "status" in runs else pd.Series(dtype=int)
     summary_line = f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (
-        " (" + ", ".join(f"{v} {k}" for k, v in status_counts.items()) + ")" if len(status_counts) else "")
+        " (" + ", ".join(f"{v} {k}" for k, v in status_counts.items()) + ")" if len(status_counts) else "") + (
+        f" · {pending_note}" if pending_note else "")
 
     env = Environment(loader=PackageLoader("bench.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
