@@ -80,7 +80,27 @@ def cmd_report(a) -> int:
     if note:
         print(note)
     print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}\nMarkdown tables: {paths['markdown']}")
+    if a.vs:
+        _vs(sdir, a.vs, Path(a.results), Path(a.reports) / sdir.name)
     return 0
+
+
+def _vs(sdir: Path, other: str, results: Path, out: Path) -> None:
+    from .collect import read_results
+    from .report.vs import compare_suites, write_vs
+
+    odir = Path(other) if (Path(other) / "runs").is_dir() else _suite_results_dir(other, str(results))
+    if odir.resolve() == sdir.resolve():
+        raise CLIError(f"--vs {other}: that is the suite being reported; name another suite's results")
+    quiet = lambda m: None  # noqa: E731
+    cells, note = compare_suites(read_results(sdir, log=quiet)[0], read_results(odir, log=quiet)[0])
+    if cells.empty:
+        raise CLIError(f"--vs {other}: the two suites share no metric and (objective, dataset) cell")
+    paths = write_vs(out, sdir.name, odir.name if odir.name != sdir.name else f"{odir.parent.name}-{odir.name}",
+                     cells, note)
+    if note:
+        print(note)
+    print(f"comparison: {paths['html']}\n            {paths['markdown']}")
 
 
 def _pending_note(sdir: Path) -> str:
@@ -154,6 +174,8 @@ def add_commands(sub) -> None:
     rp.add_argument("--reports", default="reports")
     rp.add_argument("--compare", help="published table to put beside ours (lucic2018, pacgan2018)")
     rp.add_argument("--data-root", help="folder with real datasets, for the real-data row (default $GANBENCH_DATA)")
+    rp.add_argument("--vs", metavar="OTHER", help="also compare with another suite's results, cell by cell "
+                                                 "(a suite name under --results, or a results folder)")
     rp.set_defaults(fn=cmd_report)
 
     m = sub.add_parser("merge", help="merge one suite's results folders from several machines into OUT",

@@ -55,3 +55,18 @@ def test_report_of_an_interrupted_suite(tmp_path, capsys):
     assert main(["report", "live", "--results", str(res), "--reports", str(tmp_path / "reports")]) == 0
     assert "pending (interrupted: `ganbench run` resumes it)" in capsys.readouterr().out
     assert not (sdir / "runs.parquet").exists()
+
+
+def test_report_vs_another_suite_from_the_command_line(tmp_path, capsys):
+    import shutil
+
+    res, sdir = _results(tmp_path)
+    shutil.copytree(sdir, res / "live-copy")
+    assert main(["report", "live", "--results", str(res), "--reports", str(tmp_path / "reports"),
+                 "--vs", "live-copy"]) == 0
+    md = (tmp_path / "reports" / "live" / "vs-live-copy.md").read_text()
+    assert "# live vs live-copy" in md
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "objective" not in line]
+    assert rows and all("no difference shown" in r or "too few seeds" in r for r in rows)  # a copy equals itself
+    assert main(["report", "live", "--results", str(res), "--reports", str(tmp_path / "reports"),
+                 "--vs", "live"]) == 2  # not against itself
