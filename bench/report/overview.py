@@ -157,7 +157,7 @@ def _headline(by_id: dict[str, Table], column: str) -> list[Table]:
     have = {k: t for k, t in by_id.items() if _measured(t, column)}
     if not have:
         return []
-    if any(t.metric.kind == "modes" for t in have.values()):
+    if any(k in have for k in MIXTURE_HEADLINE):  # a 2-D mixture column: its mode metrics were measured
         picked = [have[k] for k in MIXTURE_HEADLINE if k in have]
     else:
         first, pair, alt = IMAGE_HEADLINE
