@@ -27,7 +27,7 @@ def test_shared_registries_hold_everything():
     def builtin(reg):
         return [n for n in reg.names() if reg.source(n) == "builtin"]
 
-    assert builtin(LOSSES) == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan", "hinge", "cgan", "ebgan"])
+    assert builtin(LOSSES) == sorted(["mm", "ns", "lsgan", "wgan", "wgan-gp", "dragan", "began", "acgan", "infogan", "hinge", "cgan", "ebgan", "vae"])
     assert {"ring8", "grid25", "mnist-5k", "mnist", "fashion-mnist", "cifar10", "celeba"} <= set(builtin(DATASETS))
     assert builtin(ARCHS) == ["dcgan", "infogan", "mlp", "pacgan"]
 

@@ -191,7 +191,7 @@ class UserOrigin(Origin):
 # ---------------------------------------------------------------------------------- hashing
 
 def _cache_dir() -> Path:
-    from ..metrics.cache import cache_root
+    from ..cachedir import cache_root
 
     d = cache_root() / "user-data"
     d.mkdir(parents=True, exist_ok=True)

@@ -5,23 +5,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
+from ..cachedir import cache_root  # noqa: F401  (re-exported)
 from ..results import atomic_torch_save  # noqa: F401  (re-exported: one atomic writer)
-
-
-def cache_root(cache_dir: Optional[str] = None) -> Path:
-    """``cache_dir`` argument, else ``$GANBENCH_CACHE``, else ``~/.cache/ganbench``."""
-    if cache_dir:
-        p = Path(cache_dir)
-    elif os.environ.get("GANBENCH_CACHE"):
-        p = Path(os.environ["GANBENCH_CACHE"])
-    else:
-        p = Path.home() / ".cache" / "ganbench"
-    p.mkdir(parents=True, exist_ok=True)
-    return p
 
 
 def sha256_file(path) -> str:
