@@ -14,11 +14,12 @@ import torch
 from ..losses.base import StepCtx
 from .member import Run
 from .policy import grad_norm
+from .solo import OneRun
 
 Logs = Dict[str, torch.Tensor]
 
 
-class LikelihoodStep:
+class LikelihoodStep(OneRun):
     batched = False
     loss_keys = ("loss",)  # what the loop watches for divergence
 
@@ -43,13 +44,3 @@ class LikelihoodStep:
         run.opt_d.step()
         run.opt_g.step()
         return side, None
-
-    def sync_members(self) -> None:
-        pass
-
-    def freeze(self, k: int) -> None:
-        pass
-
-    def resume(self, checkpoints) -> int:
-        self.run.load_state_dict(checkpoints[0])
-        return self.run.step

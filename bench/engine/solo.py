@@ -15,7 +15,24 @@ from .policy import clip_weights, grad_norm, instance_noise, nan_mask, pac, with
 Logs = Dict[str, torch.Tensor]
 
 
-class SoloStep:
+class OneRun:
+    """The loop's hooks for a step kind that trains one run: nothing to copy in or out, nothing
+    to freeze; resuming loads the run's own checkpoint."""
+
+    run: Run
+
+    def sync_members(self) -> None:
+        pass
+
+    def freeze(self, k: int) -> None:
+        pass
+
+    def resume(self, checkpoints) -> int:
+        self.run.load_state_dict(checkpoints[0])
+        return self.run.step
+
+
+class SoloStep(OneRun):
     """Step kind for one run: its tensors are the run's own modules and optimisers."""
 
     batched = False
@@ -89,14 +106,3 @@ class SoloStep:
         g_side = {} if g_gn is None else {"grad_norm_g": g_gn.detach()}
         g_side.update({"g_loss": g_loss.detach(), **{k: v.detach() for k, v in glogs.items()}})
         return d_side, g_side
-
-    # the loop's hooks: nothing to copy in or out, nothing to freeze
-    def sync_members(self) -> None:
-        pass
-
-    def freeze(self, k: int) -> None:
-        pass
-
-    def resume(self, checkpoints) -> int:
-        self.run.load_state_dict(checkpoints[0])
-        return self.run.step

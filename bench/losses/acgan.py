@@ -1,12 +1,9 @@
-import torch
-import torch.nn.functional as F
-
-from .base import Caps, Objective, StepCtx, bce_logits, cross_entropy_per_run, gan_d_loss
+from .base import Caps, ClassConditioned, StepCtx, bce_logits, cross_entropy_per_run, gan_d_loss
 from . import LOSSES
 
 
 @LOSSES.register("acgan")
-class ACGAN(Objective):
+class ACGAN(ClassConditioned):
     """Auxiliary-classifier GAN: NS source loss plus class log-likelihood on real and fake
     for D and on fake for G; G is conditioned on a uniformly drawn class (Odena et al., 2017)."""
 
@@ -18,16 +15,6 @@ class ACGAN(Objective):
 
     def __init__(self, class_weight: float = 1.0):
         self.class_weight = float(class_weight)
-
-    def g_cond_dim(self, num_classes):
-        return num_classes
-
-    def aux_dim(self, num_classes, z_dim=0):
-        return num_classes
-
-    def sample_condition(self, n, num_classes, gen, device):
-        y = torch.randint(num_classes, (n,), generator=gen, device=device)
-        return F.one_hot(y, num_classes).float(), y
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
         r, f = D(real), D(fake)

@@ -124,6 +124,21 @@ class Objective:
                 "loss_params": params, "citation": cls.citation}
 
 
+class ClassConditioned(Objective):
+    """G conditioned on a uniformly drawn class (one-hot appended to z) and a K-way class head on
+    D: the conditioning of ACGAN and CGAN."""
+
+    def g_cond_dim(self, num_classes):
+        return num_classes
+
+    def aux_dim(self, num_classes, z_dim=0):
+        return num_classes
+
+    def sample_condition(self, n, num_classes, gen, device):
+        y = torch.randint(num_classes, (n,), generator=gen, device=device)
+        return F.one_hot(y, num_classes).float(), y
+
+
 # ---- shared pieces ----------------------------------------------------------------------
 def bce_logits(s: Tensor, target: float) -> Tensor:
     """Per-sample binary cross-entropy of logits against a constant target t:

@@ -1,7 +1,4 @@
-import torch
-import torch.nn.functional as F
-
-from .base import Caps, Objective, StepCtx, bce_logits, gan_d_loss
+from .base import Caps, ClassConditioned, StepCtx, bce_logits, gan_d_loss
 from . import LOSSES
 
 
@@ -13,7 +10,7 @@ def _projected(out, y):
 
 
 @LOSSES.register("cgan")
-class ConditionalGAN(Objective):
+class ConditionalGAN(ClassConditioned):
     """Conditional GAN: G and D both see the class (Mirza & Osindero, 2014), with D conditioned
     by projection (Miyato & Koyama, 2018) and the non-saturating loss; G is conditioned on a
     uniformly drawn class (one-hot appended to z)."""
@@ -24,16 +21,6 @@ class ConditionalGAN(Objective):
     defaults = {"optim": {"name": "adam", "lr": 2e-4, "betas": [0.5, 0.999]}}
     citation = ("Mirza & Osindero, Conditional Generative Adversarial Nets, arXiv:1411.1784, 2014; projection "
                 "discriminator of Miyato & Koyama, cGANs with Projection Discriminator, ICLR 2018")
-
-    def g_cond_dim(self, num_classes):
-        return num_classes
-
-    def aux_dim(self, num_classes, z_dim=0):
-        return num_classes
-
-    def sample_condition(self, n, num_classes, gen, device):
-        y = torch.randint(num_classes, (n,), generator=gen, device=device)
-        return F.one_hot(y, num_classes).float(), y
 
     def d_loss(self, D, real, fake, ctx: StepCtx):
         dr, df = _projected(D(real), ctx.y_real), _projected(D(fake), ctx.cond_target)
