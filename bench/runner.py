@@ -46,10 +46,11 @@ def pin(planned: PlannedRun, cpu: float) -> PlannedRun:
 def run_suite(suite: Suite, results_root: Path = Path("results"), executor: str = "serial",
               address: Optional[str] = None, max_concurrent: Optional[int] = None, force: bool = False,
               storage: Optional[str] = None, device: Optional[str] = None, data_root: Optional[str] = None,
-              progress: bool = True, log=None, wait: bool = False) -> Dict[str, Any]:
+              progress: bool = True, log=None, wait: bool = False, on_finish=None) -> Dict[str, Any]:
     """Run every planned run of ``suite`` not yet finished, as its one driver: a second driver of
     the same results folder is refused (``SuiteLocked``, naming the holder) or, with ``wait``,
-    waits for the first to end (bench.lock)."""
+    waits for the first to end (bench.lock). ``on_finish(progress)`` is called after each run
+    finishes, in the driver, with the run's record written (the CLI's periodic live report)."""
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     check_budgets(suite)  # a Suite built in code gets the loader's equal-budget rule too
     runner = EXECUTORS.get(executor)(progress=progress, address=address, max_concurrent=max_concurrent,
@@ -57,14 +58,14 @@ def run_suite(suite: Suite, results_root: Path = Path("results"), executor: str 
     sdir = suite_dir(results_root, suite)
     sdir.mkdir(parents=True, exist_ok=True)
     with SuiteLock(sdir, wait=wait, log=log):
-        return _drive(suite, sdir, runner, executor, force, device, data_root, log)
+        return _drive(suite, sdir, runner, executor, force, device, data_root, log, on_finish)
 
 
 def _drive(suite: Suite, sdir: Path, runner, executor: str, force: bool, device: Optional[str],
-           data_root: Optional[str], log) -> Dict[str, Any]:
+           data_root: Optional[str], log, on_finish=None) -> Dict[str, Any]:
     if suite.path is not None:
         atomic_write_bytes(sdir / "suite.yaml", Path(suite.path).read_bytes())
-    prog = SuiteProgress(total=suite.count())
+    prog = SuiteProgress(total=suite.count(), on_finish=on_finish)
     planned_all: List[PlannedRun] = []
     searched: List[PlannedRun] = []  # the runs the final phase chooses from (under halving: the last rung)
 

@@ -5,6 +5,7 @@ from .errors import CLIError
 
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -27,9 +28,15 @@ def cmd_run(a) -> int:
     from .suite import load_suite
 
     suite = load_suite(a.suite)
+    if a.report_every < 0:
+        raise CLIError(f"--report-every {a.report_every}: give seconds >= 0 (0: no report until the suite ends)")
+    refresh = None
+    if not a.no_report and a.report_every > 0:
+        refresh = ReportRefresher(Path(a.results) / suite.name, Path(a.reports) / suite.name, a.report_every,
+                                  compare=a.compare, data_root=a.data_root)
     out = run_suite(suite, Path(a.results), executor=a.executor, address=a.address, max_concurrent=a.max_concurrent,
                     force=a.force, storage=a.storage, device=a.device, data_root=a.data_root,
-                    progress=not a.no_progress, wait=a.wait)
+                    progress=not a.no_progress, wait=a.wait, on_finish=refresh)
     print(f"results table: {out['results']}/runs.parquet ({out['runs']} runs)")
     if not a.no_report:
         _report(Path(out["results"]), Path(a.reports), a.compare, a.data_root, a.device)
@@ -41,6 +48,37 @@ def _report(sdir: Path, reports: Path, compare, data_root=None, device=None) -> 
 
     paths = write_report(sdir, reports / sdir.name, compare=compare, data_root=data_root, device=device or "cpu")
     print(f"report: {paths['html']}\nLaTeX tables: {paths['latex']}\nMarkdown tables: {paths['markdown']}")
+
+
+class ReportRefresher:
+    """The live report of a running suite, re-rendered by its driver as runs finish, at most once
+    every ``interval`` seconds: from the run records in memory, like ``ganbench report`` (nothing
+    written under results/), with how many runs are pending. A report that fails to render is a
+    warning on stderr, never a failure of the suite. ``clock`` is for tests."""
+
+    def __init__(self, sdir: Path, out: Path, interval: float, compare=None, data_root=None, clock=time.monotonic,
+                 log=lambda m: print(m, file=sys.stderr, flush=True)):
+        self.sdir, self.out, self.interval, self.compare, self.data_root = sdir, out, interval, compare, data_root
+        self.clock, self.log = clock, log
+        self.last = None  # clock time of the last render (None: none yet)
+        self.notes = []  # the pending note of each render, in order
+
+    def __call__(self, prog=None) -> None:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        try:
+            from .report import write_report
+
+            note = _pending_note(self.sdir)
+            write_report(self.sdir, self.out, compare=self.compare, data_root=self.data_root, from_records=True,
+                         pending_note=note)
+        except Exception as e:  # the suite goes on; the final report is written when it ends
+            self.log(f"live report not refreshed ({type(e).__name__}: {e})")
+            return
+        self.notes.append(note)
+        self.log(f"live report: {self.out / 'index.html'}" + (f" ({note})" if note else ""))
 
 
 def cmd_collect(a) -> int:
@@ -154,6 +192,9 @@ def add_commands(sub) -> None:
     r.add_argument("--reports", default="reports")
     r.add_argument("--compare", help="published table to put beside ours (lucic2018, pacgan2018)")
     r.add_argument("--no-report", action="store_true")
+    r.add_argument("--report-every", type=float, default=300.0, metavar="SECONDS",
+                   help="while the suite runs, re-render its live report as runs finish, at most once every "
+                        "SECONDS (default 300; 0: only when the suite ends)")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(fn=cmd_run)
 

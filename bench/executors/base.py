@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..errors import CorruptRecord
 from ..registry import Registry
@@ -47,6 +47,9 @@ class SuiteProgress:
     stopped: int = 0  # finished runs successive halving did not promote (already counted as done or skipped)
     corrupt: List[str] = field(default_factory=list)
     t0: float = field(default_factory=time.time)
+    # called after each run finishes (done, diverged or failed), with its record written: the
+    # driver's periodic live report hangs here (bench.suite_cli.ReportRefresher); never raises
+    on_finish: Optional[Callable[["SuiteProgress"], None]] = None
 
     def line(self) -> str:
         finished = self.done + self.failed + self.diverged
@@ -65,8 +68,11 @@ class SuiteProgress:
             self.diverged += 1
         elif status == "stopped":  # a done run halving did not promote: re-labelled, not a new finish
             self.stopped += 1
+            return
         else:
             self.failed += 1
+        if self.on_finish is not None:
+            self.on_finish(self)
 
 
 def run_dir(sdir: Path, run_id: str) -> Path:
