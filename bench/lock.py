@@ -4,8 +4,10 @@ The lock is an advisory ``flock`` on ``results/<suite>/.driver.lock``, so it die
 that holds it (a SIGKILLed driver leaves no lock behind). The file also holds who took it (host,
 pid, start time, command line), so a second driver can say who holds the suite. On a shared
 filesystem where ``flock`` is not honoured across machines (some NFS set-ups), the file's content is
-the fallback: a lock taken on another host less than ``stale_after_s`` ago, or on this host by a
-live process, counts as held; older or dead ones are stale and taken over (and said so).
+the fallback: a lock whose holder on another host wrote its heartbeat less than ``stale_after_s``
+ago, or held on this host by a live process, counts as held; older or dead ones are stale and taken
+over (and said so). The holder refreshes the heartbeat every ``heartbeat_s`` from a daemon thread,
+so a driver running for days never looks stale.
 
 Readers (``ganbench report``, ``status``, ``collect``) take no lock."""
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -22,7 +25,8 @@ from typing import Any, Dict, Optional
 from .errors import SuiteLocked
 
 LOCK_NAME = ".driver.lock"
-STALE_AFTER_S = 24 * 3600.0  # another host's lock older than this is considered abandoned
+STALE_AFTER_S = 24 * 3600.0  # another host's lock whose heartbeat is older than this is abandoned
+HEARTBEAT_S = 600.0  # how often the holder refreshes the heartbeat
 
 __all__ = ["SuiteLock", "LOCK_NAME", "holder", "driver_running"]
 
@@ -72,11 +76,15 @@ class SuiteLock:
     with ``wait=True`` waits (polling every ``poll_s``) until the holder is gone."""
 
     def __init__(self, sdir: Path, wait: bool = False, poll_s: float = 2.0, log=None,
-                 stale_after_s: float = STALE_AFTER_S):
+                 stale_after_s: float = STALE_AFTER_S, heartbeat_s: float = HEARTBEAT_S):
         self.path = Path(sdir) / LOCK_NAME
-        self.wait, self.poll_s, self.stale_after_s = wait, poll_s, stale_after_s
+        self.wait, self.poll_s, self.stale_after_s, self.heartbeat_s = wait, poll_s, stale_after_s, heartbeat_s
         self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
         self._fh = None
+        self._info: Dict[str, Any] = {}
+        self._io = threading.Lock()  # the heartbeat thread and release() both write the file
+        self._stop = threading.Event()
+        self._beat: Optional[threading.Thread] = None
 
     def _held_elsewhere(self, h: Optional[Dict[str, Any]]) -> bool:
         """The file's content says a live driver on another host holds it (flock cannot see it)."""
@@ -117,30 +125,53 @@ class SuiteLock:
                 self.log(f"{self.path.parent}: previous driver {_describe(h)} is {state}; its lock is stale, "
                          f"taking over (finished runs are kept)")
             self._fh = fh
+            now = time.time()
+            self._info = {"host": socket.gethostname(), "pid": os.getpid(), "started": now, "heartbeat": now,
+                          "command": " ".join(sys.argv)[:300]}
             self._write()
+            self._stop.clear()
+            self._beat = threading.Thread(target=self._heartbeat, name="suite-lock-heartbeat", daemon=True)
+            self._beat.start()
             return self
 
     def _write(self) -> None:
-        now = time.time()
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "started": now, "heartbeat": now,
-                "command": " ".join(sys.argv)[:300]}
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(json.dumps(info))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        with self._io:
+            if self._fh is None:
+                return
+            data = json.dumps(self._info).encode()
+            fd = os.open(self.path, os.O_WRONLY)  # not the lock's append-mode handle: write from offset 0
+            try:
+                os.write(fd, data)  # overwrite, then cut: a reader never sees an empty note
+                os.ftruncate(fd, len(data))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            self._info["heartbeat"] = time.time()
+            try:
+                self._write()
+            except OSError as e:  # a full or vanished disk: the flock still holds; say it once and stop
+                self.log(f"{self.path}: cannot refresh the lock's heartbeat ({e})")
+                return
 
     def release(self) -> None:
         if self._fh is None:
             return
-        try:
-            self._fh.seek(0)
-            self._fh.truncate()  # an empty file: nobody holds the suite
-            self._fh.flush()
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-        finally:
-            self._fh.close()
-            self._fh = None
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+            self._beat = None
+        with self._io:
+            try:
+                self._fh.seek(0)
+                self._fh.truncate()  # an empty file: nobody holds the suite
+                self._fh.flush()
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._fh.close()
+                self._fh = None
 
     def __enter__(self) -> "SuiteLock":
         return self.acquire()

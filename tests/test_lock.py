@@ -122,3 +122,20 @@ def test_two_drivers_started_together_train_each_run_once(tmp_path):
     for r in runs:
         starts = [json.loads(line) for line in (r / "events.jsonl").read_text().splitlines()]
         assert [e["event"] for e in starts].count("start") == 1, r.name
+
+
+def test_holder_refreshes_its_heartbeat(tmp_path):
+    """A driver that runs longer than the stale limit keeps its lock: the heartbeat moves on while
+    the start time stays; release stops the thread and empties the note."""
+    sdir = tmp_path / "s"
+    with SuiteLock(sdir, log=lambda m: None, heartbeat_s=0.05) as lock:
+        first = holder(sdir)
+        deadline = time.time() + 10
+        while holder(sdir) is None or holder(sdir)["heartbeat"] == first["heartbeat"]:
+            assert time.time() < deadline, "the heartbeat was never refreshed"
+            time.sleep(0.02)
+        now = holder(sdir)
+        assert now["started"] == first["started"] and now["heartbeat"] > first["heartbeat"]
+        assert now["pid"] == os.getpid()
+        thread = lock._beat
+    assert not thread.is_alive() and (sdir / LOCK_NAME).read_text() == ""
