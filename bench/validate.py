@@ -61,6 +61,7 @@ def validate(spec: RunSpec, where: str = "run") -> None:
     if obj_cls.caps.needs_labels and not info.labelled:
         raise ConfigError(f"{where}: objective {spec.loss!r} needs class labels, but dataset "
                           f"{spec.dataset!r} is unlabelled")
+    _check_attributes(spec, obj_cls, info, where)
     if spec.z_dist not in ("normal", "uniform", "mixture"):
         raise ConfigError(f"{where}.z_dist: unknown latent distribution {spec.z_dist!r}; valid: normal, uniform, "
                           f"mixture")
@@ -125,6 +126,28 @@ def _check_mixture(spec: RunSpec, where: str) -> None:
         v = z.get(key, 1.0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             raise ConfigError(f"{where}.z_mixture.{key}: expected a number > 0, got {v!r}")
+    reg = z.get("sigma_reg", 0.0)
+    if isinstance(reg, bool) or not isinstance(reg, (int, float)) or not 0 <= reg < float("inf"):
+        raise ConfigError(f"{where}.z_mixture.sigma_reg: expected a number >= 0 (0: off), got {reg!r}")
+    if reg > 0 and not z.get("learn", True):
+        raise ConfigError(f"{where}.z_mixture.sigma_reg = {reg}: it regularises learned scales, but learn is false "
+                          f"(the scales are fixed); set learn: true or leave sigma_reg out")
+
+
+def _check_attributes(spec: RunSpec, obj_cls, info, where: str) -> None:
+    """A dataset with several label attributes trains objectives that use no labels, and those
+    that condition on every attribute (``Caps.multi_attribute``); one that conditions on one class
+    label (CGAN's projection, ...) is refused."""
+    if not info.attributes or obj_cls.caps.multi_attribute:
+        return
+    if not (obj_cls.caps.needs_labels or obj_cls.caps.aux_head == "class"):
+        return
+    multi = [n for n in LOSSES.names() if LOSSES.get(n).caps.multi_attribute]
+    attrs = ", ".join(f"{n}: {c} classes" for n, c in info.attributes)
+    raise ConfigError(f"{where}: objective {spec.loss!r} conditions on one class label, but dataset {spec.dataset!r} "
+                      f"has {len(info.attributes)} label attributes ({attrs}); objectives that condition on several: "
+                      f"{', '.join(multi) or 'none'} (objectives that use no labels train on it too), or use a dataset "
+                      f"with one label")
 
 
 _BUILDS: Dict[Any, str] = {}  # (architecture, shape) -> "" or why it cannot be built (memo)

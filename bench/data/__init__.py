@@ -1,12 +1,19 @@
 """Dataset registry. Every dataset loads once into one tensor in memory (uint8 images
 N×C×H×W, or float32 points N×2) plus int64 labels; batches are drawn by index.
 
+Labels: one class per sample (``y``, N), or for a dataset with several label attributes
+(``DatasetInfo.attributes``: K ≥ 2 named attributes with a class count each, e.g. hair and eye
+colour) an N×K array (``Dataset.attrs``) whose first column is also ``y``: the primary label that
+everything using one class per sample (stratified splits, the classifier extractor, class
+metrics) reads. A loader returns N labels, or N×K for such a dataset.
+
 Besides the registered names, the registry resolves user datasets named by where their files
 are -- ``folder:PATH``, ``npz:PATH``, ``npy:PATH``, with optional ``?size=&crop=&mode=``
 settings (:mod:`.user`) -- registering each on first use, once per process."""
 from __future__ import annotations
 from ..errors import DatasetUnavailable  # noqa: F401
 
+import dataclasses
 import functools
 import os
 import threading
@@ -32,6 +39,14 @@ class DatasetInfo:
     needs_root: bool = True
     extras: dict = field(default_factory=dict)  # e.g. mixture modes for 2-D data
     label: str = ""  # display label (reports); the name when empty
+    # several label attributes: ((name, class count), ...), K >= 2, the first one's count being
+    # num_classes; empty: one label per sample (num_classes classes, 0 = unlabelled)
+    attributes: Tuple[Tuple[str, int], ...] = ()
+
+    def __post_init__(self):
+        if self.attributes and (len(self.attributes) < 2 or self.attributes[0][1] != self.num_classes):
+            raise ValueError(f"dataset {self.name!r}: attributes must be two or more (name, classes) pairs, the "
+                             f"first with num_classes={self.num_classes} classes; got {self.attributes!r}")
 
     @property
     def display(self) -> str:
@@ -41,13 +56,18 @@ class DatasetInfo:
     def labelled(self) -> bool:
         return self.num_classes > 0
 
+    @property
+    def attribute_names(self) -> Tuple[str, ...]:
+        return tuple(n for n, _ in self.attributes)
+
 
 @dataclass
 class Dataset:
     info: DatasetInfo
     split: str
     x: torch.Tensor
-    y: torch.Tensor
+    y: torch.Tensor  # N primary labels (int64)
+    attrs: Optional[torch.Tensor] = None  # N×K labels of a dataset with K label attributes, else None
 
     @property
     def name(self) -> str:
@@ -61,11 +81,26 @@ class Dataset:
     def num_classes(self) -> int:
         return self.info.num_classes
 
+    @property
+    def labels(self) -> torch.Tensor:
+        """Every label: N×K for a dataset with K label attributes, else the N labels ``y``."""
+        return self.y if self.attrs is None else self.attrs
+
     def __len__(self) -> int:
         return self.x.shape[0]
 
     def to(self, device) -> "Dataset":
-        return Dataset(self.info, self.split, self.x.to(device), self.y.to(device))
+        return self.subset(None, device)
+
+    def subset(self, keep: Optional[torch.Tensor], device=None) -> "Dataset":
+        """The samples ``keep`` selects (a mask or indices; None: all), on ``device``."""
+        def part(t):
+            if t is None:
+                return None
+            t = t if keep is None else t[keep].contiguous()
+            return t if device is None else t.to(device)
+
+        return Dataset(self.info, self.split, part(self.x), part(self.y), part(self.attrs))
 
     def as_float(self, idx: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Model-space tensor: images mapped from uint8 to [-1, 1]; points unchanged."""
@@ -205,11 +240,16 @@ def _load_cached(name: str, split: str, root: str) -> Dataset:
         held = torch.zeros(len(full), dtype=torch.bool)
         held[validation_indices(full.y, info.num_classes)] = True
         keep = held if split == "val" else ~held
-        return Dataset(info, split, full.x[keep].contiguous(), full.y[keep].contiguous())
+        return dataclasses.replace(full.subset(keep), split=split)
     x, y = info.loader(split, Path(root))
     if info.kind == "image":
         assert x.dtype == torch.uint8 and x.dim() == 4 and tuple(x.shape[1:]) == info.shape, (name, x.shape)
-    return Dataset(info, split, x.contiguous(), y.to(torch.int64).contiguous())
+    y = y.to(torch.int64).contiguous()
+    attrs = None
+    if info.attributes:  # N×K labels: the first column is the primary label
+        assert y.dim() == 2 and y.shape[1] == len(info.attributes), (name, y.shape)
+        attrs, y = y, y[:, 0].contiguous()
+    return Dataset(info, split, x.contiguous(), y, attrs)
 
 
 from . import vision, mnist5k, toy  # noqa: E402,F401  (registration; the order is the report order)

@@ -46,6 +46,14 @@ channels-last is read where the last axis is 1 or 3), or other integer types wit
 single array (``x``), or ``x_train`` / ``x_test`` (optionally ``y_train`` / ``y_test``) as fixed
 splits. Without fixed splits the 90/10 split above is made, stratified by ``y``.
 
+Several label attributes (multi-attribute conditioning, e.g. hair and eye colour): ``y`` (or
+``y_train`` / ``y_test``) as an N×K integer array, K ≥ 2, one column per attribute holding class
+indices 0..C_k-1 as given (C_k = the column's largest value + 1 over both splits; negative values
+are refused, every attribute needs two or more classes), and optionally ``label_names``: K strings
+naming the columns (letters, digits, ``_``, ``-``; default ``attr0``, ``attr1``, ...). The first
+column is the primary label: the fixed split is stratified by it, and the classifier extractor and
+class metrics read it. An N×1 ``y`` is one label per sample.
+
 Identity: the files' content. Every file is hashed (sha256; memoised per file by path, size and
 modification time in ``<cache>/user-data/index-*.json``) and the content hash (sha256 over the
 relative file names and their hashes; an array file's bytes alone) goes into
@@ -478,20 +486,22 @@ def _as_data(src: UserSource, a: np.ndarray, where: str) -> Tuple[str, np.ndarra
                          f"an array of shape {a.shape}")
 
 
-def _read_arrays(src: UserSource) -> Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]]:
-    """{split or 'all': (x, y or None)} as stored in the file."""
+def _read_arrays(src: UserSource) -> Tuple[Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]], Optional[np.ndarray]]:
+    """({split or 'all': (x, y or None)} as stored in the file, its ``label_names`` or None)."""
     p = src.path
     try:
         if src.kind == "npy":
-            return {"all": (np.load(p, allow_pickle=False), None)}
+            return {"all": (np.load(p, allow_pickle=False), None)}, None
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
+            label_names = z["label_names"] if "label_names" in names else None
             if "x" in names:
-                return {"all": (z["x"], z["y"] if "y" in names else None)}
+                return {"all": (z["x"], z["y"] if "y" in names else None)}, label_names
             if "x_train" in names and "x_test" in names:
-                return {s: (z[f"x_{s}"], z[f"y_{s}"] if f"y_{s}" in names else None) for s in ("train", "test")}
+                return ({s: (z[f"x_{s}"], z[f"y_{s}"] if f"y_{s}" in names else None) for s in ("train", "test")},
+                        label_names)
             if len(names) == 1:
-                return {"all": (z[names[0]], None)}
+                return {"all": (z[names[0]], None)}, None
     except Exception as e:  # noqa: BLE001 -- OSError, ValueError, zipfile.BadZipFile, ...
         raise _err(src.name, f"cannot read {p} as a NumPy {src.kind} file ({type(e).__name__}: {e})") from None
     raise _err(src.name, f"{p} holds arrays {', '.join(names) or '(none)'}; it needs 'x' (and optionally 'y' "
@@ -499,12 +509,63 @@ def _read_arrays(src: UserSource) -> Dict[str, Tuple[np.ndarray, Optional[np.nda
 
 
 def _labels(src: UserSource, y, n: int, where: str) -> np.ndarray:
+    """N labels, or N×K (K >= 2 label attributes: integer class indices >= 0, as int64)."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.shape != (n,):
-        raise _err(src.name, f"{where}: labels y have shape {y.shape}, expected ({n},)")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise _err(src.name, f"{where}: labels have shape {y.shape}; expected ({n},) (one label per sample) or "
+                             f"({n}, K) (K label attributes, one column each)")
+    if y.ndim == 1:
+        return y
+    if y.dtype != bool and not np.issubdtype(y.dtype, np.integer):
+        raise _err(src.name, f"{where}: label attributes must be integer class indices, got dtype {y.dtype}")
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        row, col = np.argwhere(y < 0)[0]
+        raise _err(src.name, f"{where}: label attributes are class indices 0..C-1, but column {col} holds "
+                             f"{y[row, col]} (row {row}); number each attribute's classes from 0")
     return y
+
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _label_names(src: UserSource, a: np.ndarray, k: int) -> List[str]:
+    """The ``label_names`` array: K names of the label columns (they name curves such as
+    ``aux_acc_fake.<name>``)."""
+    where = f"{src.path} array label_names"
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind not in "US":
+        raise _err(src.name, f"{where}: expected a 1-D array of strings, one name per label column, got dtype "
+                             f"{a.dtype} and shape {a.shape}")
+    names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in a.tolist()]
+    if len(names) != k:
+        raise _err(src.name, f"{where}: {len(names)} name(s) {names} for {k} label column(s) in y; give one name "
+                             f"per column")
+    bad = [n for n in names if not n or not set(n) <= NAME_CHARS]
+    if bad:
+        raise _err(src.name, f"{where}: name {bad[0]!r} is not a plain name (letters, digits, '_', '-')")
+    if len(set(names)) < len(names):
+        raise _err(src.name, f"{where}: the names {names} repeat; each label column needs its own name")
+    return names
+
+
+def _attributes(src: UserSource, ys: Dict[str, np.ndarray], label_names) -> List[Tuple[str, int]]:
+    """(name, class count) per label column of N×K labels ``ys`` (every split)."""
+    where = f"{src.path} array " + ("y" if "all" in ys else "y_train / y_test")
+    if len({y.ndim for y in ys.values()}) > 1 or len({y.shape[1:] for y in ys.values()}) > 1:
+        shapes = ", ".join(f"y_{s} {y.shape}" for s, y in ys.items())
+        raise _err(src.name, f"{where}: the splits' labels have different columns ({shapes})")
+    cols = np.concatenate(list(ys.values()))
+    names = (_label_names(src, label_names, cols.shape[1]) if label_names is not None
+             else [f"attr{j}" for j in range(cols.shape[1])])
+    counts = [int(c) + 1 for c in cols.max(0)]
+    for j, c in enumerate(counts):
+        if c < 2:
+            raise _err(src.name, f"{where}: attribute {names[j]!r} (column {j}) has one class only (every value is "
+                                 f"0); an attribute needs two or more classes")
+    return list(zip(names, counts))
 
 
 def _read_array_file(src: UserSource, use_cache: bool = True):
@@ -514,16 +575,27 @@ def _read_array_file(src: UserSource, use_cache: bool = True):
     meta = {"content_hash": chash}
     if use_cache and _is_cached(_cache_key(src, chash)):
         return None, meta
-    stored = _read_arrays(src)
+    stored, label_names = _read_arrays(src)
     kinds, xs, ys = {}, {}, {}
     for split, (x, y) in stored.items():
         where = f"{src.path}" + (f" array x_{split}" if split != "all" else "")
         kinds[split], xs[split] = _as_data(src, np.asarray(x), where)
-        ys[split] = None if y is None else _labels(src, y, len(xs[split]), where)
+        ykey = "y" if split == "all" else f"y_{split}"
+        ys[split] = None if y is None else _labels(src, y, len(xs[split]), f"{src.path} array {ykey}")
     if len(set(kinds.values())) > 1 or len({x.shape[1:] for x in xs.values()}) > 1:
         raise _err(src.name, f"{src.path}: x_train and x_test hold different kinds or shapes of data")
     if len({y is None for y in ys.values()}) > 1:
         raise _err(src.name, f"{src.path}: give labels for both splits (y_train and y_test) or for neither")
+    if label_names is not None and any(y is None for y in ys.values()):
+        raise _err(src.name, f"{src.path} array label_names: it names label columns, but the file has no labels y")
+    if any(y.ndim == 2 for y in ys.values() if y is not None):
+        attributes = _attributes(src, ys, label_names)
+        meta.update(classes=[str(c) for c in range(attributes[0][1])], attributes=attributes, layout=(
+            ("x_train / x_test" if "train" in stored else "fixed 90/10 split")
+            + f", {len(attributes)} label attributes ({', '.join(f'{n}: {c}' for n, c in attributes)} classes)"))
+        return {s: (xs[s], ys[s]) for s in stored}, meta
+    if label_names is not None:
+        _label_names(src, label_names, 1)
     classes: List = []
     if all(y is not None for y in ys.values()):
         lab, classes = _relabel(src.name, np.concatenate([ys[s] for s in stored]), str(src.path))
@@ -563,7 +635,7 @@ def _finish_splits(src: UserSource, out) -> Dict[str, Tuple[np.ndarray, np.ndarr
     """{train, test} from {train, test} or {all} (the fixed stratified split); each non-empty."""
     if "all" in out:
         x, y = out["all"]
-        test = fixed_test_mask(y)
+        test = fixed_test_mask(y if y.ndim == 1 else y[:, 0])  # several label attributes: by the first
         out = {"train": (x[~test], y[~test]), "test": (x[test], y[test])}
     for s, (x, _) in out.items():
         if not len(x):
@@ -626,7 +698,8 @@ def resolve(name: str, use_cache: bool = True) -> Tuple[DatasetInfo, UserOrigin]
         x_tr = splits["train"][0]
         facts = {"kind": "points" if x_tr.ndim == 2 else "image", "shape": list(x_tr.shape[1:]),
                  "num_classes": len(meta["classes"]), "n_train": len(x_tr), "n_test": len(splits["test"][0]),
-                 "layout": meta["layout"], "classes": [str(c) for c in meta["classes"]]}
+                 "layout": meta["layout"], "classes": [str(c) for c in meta["classes"]],
+                 "attributes": [[n, c] for n, c in meta.get("attributes", [])]}
         _store(key, splits, facts)
     _FACTS[key] = facts
     _RESOLVED[name] = key
@@ -640,6 +713,7 @@ def resolve(name: str, use_cache: bool = True) -> Tuple[DatasetInfo, UserOrigin]
         extras={"content_hash": chash, "cache_key": key, "path": str(p), "source": src.kind,
                 "settings": {k: v for k, v in src.settings().items() if v is not None},
                 "classes": facts["classes"], "user": True},
+        attributes=tuple((str(n), int(c)) for n, c in facts.get("attributes", [])),
     )
     return info, UserOrigin(module=__name__, files=f"{src.kind}:{p}")
 

@@ -42,9 +42,15 @@ class Run:
         self.n_critic = spec.n_critic or self.objective.caps.n_critic
         torch.manual_seed(spec.seed)
         self.pacgan = spec.stabilise.pacgan  # PacGAN: D sees rows of m samples
+        # several label attributes, where the objective conditions on them: their (name, classes),
+        # and the objective sees a tuple of class counts; else () and the dataset's class count
+        self.attributes = self.info.attributes if self.objective.caps.multi_attribute else ()
+        self.classes = tuple(c for _, c in self.attributes) or self.info.num_classes
         self.G, self.D = build_models(self.arch, self.info.shape, spec.z_dim, self.objective,
-                                      self.info.num_classes, spec.model_params, d_pack=self.pacgan)
+                                      self.classes, spec.model_params, d_pack=self.pacgan)
         self.mixture = mixture_settings(spec.z_mixture) if spec.z_dist == "mixture" else None
+        # DeLiGAN's regulariser of the learned scales, added to G's loss (0: off)
+        self.sigma_reg = float(self.mixture["sigma_reg"]) if self.mixture and self.mixture["learn"] else 0.0
         if self.mixture is not None:  # the prior's means and scales sit in front of G, as G's parameters
             self.G = MixturePrior(self.G, spec.z_dim, **self.mixture)
         self.G.to(self.device)
@@ -97,7 +103,7 @@ class Run:
         if self.mixture is not None:  # eps and a uniformly drawn component, one-hot
             k = torch.randint(self.mixture["components"], (n,), generator=gen, device=self.device)
             z = torch.cat([z, torch.nn.functional.one_hot(k, self.mixture["components"]).to(z.dtype)], 1)
-        cond, target = self.objective.sample_condition(n, self.info.num_classes, gen, self.device)
+        cond, target = self.objective.sample_condition(n, self.classes, gen, self.device)
         return (z if cond is None else torch.cat([z, cond], 1)), target
 
     def fixed_latents(self, n: int, seed: int):
@@ -142,7 +148,8 @@ class Run:
     def attach_data(self) -> None:
         if getattr(self, "feed", None) is None:
             data = load(self.spec.dataset, self.training_split, self.spec.data_root).to(self.device)
-            self.feed = BatchFeed(data.x, data.y, self.samples_per_step, self.spec.seed, self.info.kind)
+            labels = data.labels if self.attributes else data.y  # N×K where the objective conditions on K
+            self.feed = BatchFeed(data.x, labels, self.samples_per_step, self.spec.seed, self.info.kind)
 
     def autocast(self):
         """bf16 autocast around forward passes when asked (a no-op context otherwise)."""

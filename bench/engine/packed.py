@@ -24,7 +24,8 @@ from ..config import RunSpec
 from ..losses.base import DOut, StepCtx
 from ..models.heads import AutoencoderD
 from .member import Run, make_optimizer
-from .policy import check_packable, clip_weights, instance_noise, nan_mask, pac, per_run_grad_norm, with_nan
+from .policy import (check_packable, clip_weights, instance_noise, nan_mask, pac, per_run_grad_norm, with_nan,
+                     with_sigma_reg)
 
 Logs = Dict[str, torch.Tensor]
 
@@ -161,7 +162,8 @@ class PackedStep:
             with torch.no_grad():
                 fake = self.G(z)
         ctx = StepCtx(y_real=y, cond_target=target, real_target=1.0 - self.spec0.stabilise.label_smoothing,
-                      state=self.state, batch_dims=2, gens=[r.gen_aux for r in self.members])
+                      state=self.state, batch_dims=2, gens=[r.gen_aux for r in self.members],
+                      attributes=self.members[0].attributes)
         D = with_nan(self.D, nan_mask(self.specs, step), batched=True)
         saved_d = self._save_frozen({**self.dp, **self.db})
         self.opt_d.zero_grad(set_to_none=True)
@@ -185,6 +187,8 @@ class PackedStep:
         try:
             self.opt_g.zero_grad(set_to_none=True)
             g_loss, glogs = obj.g_loss(D, self._noise(fake, step), ctx)
+            if self.members[0].sigma_reg:
+                g_loss, glogs = with_sigma_reg(g_loss, glogs, self.gp["sigma"], self.members[0].sigma_reg)
             g_loss.sum().backward()
         finally:
             for t in self.dp.values():

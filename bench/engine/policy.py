@@ -12,6 +12,7 @@ from ..config import RunSpec
 from ..errors import PackError
 from ..losses import LOSSES
 from ..losses.base import DOut
+from ..models.priors import sigma_regulariser
 
 
 def instance_noise(x: torch.Tensor, step: int, spec: RunSpec, gens: Sequence[torch.Generator],
@@ -72,6 +73,14 @@ def with_nan(D, mask: Optional[List[bool]], batched: bool):
         m = torch.tensor(mask, device=out.score.device).view(-1, *([1] * (out.score.dim() - 1)))
         return DOut(out.score + torch.where(m, float("nan"), 0.0), out.aux)
     return fn
+
+
+def with_sigma_reg(g_loss: torch.Tensor, glogs, sigma: torch.Tensor, weight: float):
+    """G's loss plus DeLiGAN's regulariser of the mixture prior's learned scales ``sigma``
+    (``z_mixture.sigma_reg``; a packed ``sigma`` has a leading run axis), and the logs with the
+    term as ``g_sigma_reg``."""
+    reg = sigma_regulariser(sigma, weight)
+    return g_loss + reg, {**glogs, "g_sigma_reg": reg}
 
 
 def mark_bad(first_bad: torch.Tensor, loss: torch.Tensor, step: int) -> torch.Tensor:

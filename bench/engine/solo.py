@@ -10,7 +10,7 @@ import torch
 
 from ..losses.base import StepCtx
 from .member import Run
-from .policy import clip_weights, grad_norm, instance_noise, nan_mask, pac, with_nan
+from .policy import clip_weights, grad_norm, instance_noise, nan_mask, pac, with_nan, with_sigma_reg
 
 Logs = Dict[str, torch.Tensor]
 
@@ -66,7 +66,7 @@ class SoloStep(OneRun):
                 with torch.no_grad():
                     fake = run.G_fwd(zin)
         ctx = StepCtx(y_real=y, cond_target=target, real_target=1.0 - run.spec.stabilise.label_smoothing,
-                      gen=run.gen_aux, state=run.state)
+                      gen=run.gen_aux, state=run.state, attributes=run.attributes)
         real_in, fake_in = self._noise(real, step), self._noise(fake.detach(), step)
         run.opt_d.zero_grad(set_to_none=True)
         with run.autocast():
@@ -86,6 +86,8 @@ class SoloStep(OneRun):
             run.opt_g.zero_grad(set_to_none=True)
             with run.autocast():
                 g_loss, glogs = run.objective.g_loss(self._d(step), self._noise(fake, step), ctx)
+            if run.sigma_reg:
+                g_loss, glogs = with_sigma_reg(g_loss, glogs, run.G.sigma, run.sigma_reg)
             g_loss.sum().backward()
         finally:
             run.D.requires_grad_(True)

@@ -38,6 +38,10 @@ class Caps:
     label_smoothing: bool = False  # D has a real/fake target that one-sided smoothing can soften
     gradient_penalty: bool = False  # D loss differentiates D's input gradient (needs double backward)
     packable: bool = True  # several seeds can train as one vmapped model (bench.pack)
+    # conditions on every label attribute of a dataset with several (DatasetInfo.attributes): G's
+    # condition and the class head cover each attribute. Objectives that use labels without it are
+    # refused on such datasets (bench.validate)
+    multi_attribute: bool = False
     # how a step trains: "adversarial" (a D update, and a G update every n_critic steps) or
     # "likelihood" (one loss over both networks, no adversary: the objective's ``loss``; a VAE)
     step: str = "adversarial"
@@ -55,6 +59,9 @@ class StepCtx:
     state: Optional[Dict[str, Tensor]] = None
     batch_dims: int = 1  # leading dims that index samples: (B,), or (K, B) for K packed runs
     gens: Optional[list] = None  # packed runs: one random stream per run (each as in its solo run)
+    # several label attributes ((name, classes), ...) where the objective conditions on them
+    # (Caps.multi_attribute): y_real and cond_target then hold one column per attribute; () = one label
+    attributes: Tuple[Tuple[str, int], ...] = ()
 
     def rand(self, shape, like: Tensor) -> Tensor:
         """U[0, 1) numbers of ``shape``; for packed runs each run's slice comes from its own
@@ -78,6 +85,8 @@ class Objective:
     citation: str = ""
 
     # ---- conditioning (ACGAN, infoGAN) -------------------------------------------------
+    # ``num_classes``: the dataset's class count, or for an objective with Caps.multi_attribute on
+    # a dataset with several label attributes a tuple of class counts, one per attribute
     def g_cond_dim(self, num_classes: int) -> int:
         """Extra generator inputs concatenated to z."""
         return 0
@@ -126,17 +135,43 @@ class Objective:
 
 class ClassConditioned(Objective):
     """G conditioned on a uniformly drawn class (one-hot appended to z) and a K-way class head on
-    D: the conditioning of ACGAN and CGAN."""
+    D: the conditioning of ACGAN and CGAN. With several label attributes (``num_classes`` a tuple
+    of class counts; objectives with ``Caps.multi_attribute``) each attribute's class is drawn
+    uniformly and independently, in attribute order, their one-hots are concatenated, and D's head
+    has one block of logits per attribute (``attribute_terms`` splits it)."""
 
     def g_cond_dim(self, num_classes):
-        return num_classes
+        return sum(_class_counts(num_classes))
 
     def aux_dim(self, num_classes, z_dim=0):
-        return num_classes
+        return sum(_class_counts(num_classes))
 
     def sample_condition(self, n, num_classes, gen, device):
+        if isinstance(num_classes, tuple):  # several label attributes: (n, K) targets
+            ys = [torch.randint(c, (n,), generator=gen, device=device) for c in num_classes]
+            return torch.cat([F.one_hot(y, c).float() for y, c in zip(ys, num_classes)], 1), torch.stack(ys, 1)
         y = torch.randint(num_classes, (n,), generator=gen, device=device)
         return F.one_hot(y, num_classes).float(), y
+
+
+def _class_counts(num_classes) -> Tuple[int, ...]:
+    return tuple(num_classes) if isinstance(num_classes, tuple) else (num_classes,)
+
+
+def attribute_terms(aux: Tensor, target: Tensor, attributes: Tuple[Tuple[str, int], ...]):
+    """[(attribute name, its logits, its targets)]: D's class-head output split into one block
+    of logits per label attribute and ``target``'s matching column; one label (``attributes``
+    empty): [("", aux, target)] unchanged."""
+    if not attributes:
+        return [("", aux, target)]
+    blocks = aux.split([c for _, c in attributes], dim=-1)
+    return [(name, logits, target[..., j]) for j, ((name, _), logits) in enumerate(zip(attributes, blocks))]
+
+
+def accuracy_per_run(logits: Tensor, target: Tensor) -> Tensor:
+    """Share of samples whose arg-max logit is the target class, over the sample axis only (a
+    scalar for (B, C) logits, one value per run for packed (K, B, C))."""
+    return (logits.argmax(-1) == target).float().mean(-1)
 
 
 # ---- shared pieces ----------------------------------------------------------------------
