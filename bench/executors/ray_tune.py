@@ -24,6 +24,17 @@ from ..suite import PlannedRun, Suite
 from ..validate import spec_from_dict
 from .base import EXECUTORS, FINISHED, RESUME_NAME, Executor, SuiteProgress, record_state, run_dir, train_planned
 
+# Fault injection (tests/fault_injection.py): where set, each trial notes which process trains
+# which runs (``<dir>/<pid>.json``), so a harness can kill the worker of a chosen trial.
+TRIAL_PID_DIR = "GANBENCH_TRIAL_PID_DIR"
+
+
+def _note_worker(unit: List[PlannedRun]) -> None:
+    where = os.environ.get(TRIAL_PID_DIR)
+    if where:
+        atomic_write_json(Path(where) / f"{os.getpid()}.json",
+                          {"pid": os.getpid(), "runs": [p.run_id for p in unit], "t": time.time()})
+
 
 def _restore_unit(local: Path, unit: List[PlannedRun], tune_ckpt, resume_from: Dict[str, str], log) -> str:
     """Fill the trial's local folder from Tune's checkpoint of this trial (a retry), else from the
@@ -75,6 +86,7 @@ def _trial(config: Dict[str, Any]) -> None:
     load_plugins(cfg.get("imports", []), where=f"suite {cfg['suite']}: imports")
     unit = [PlannedRun(spec_from_dict(u["spec"]), u["meta"]["phase"], u["meta"]["config_id"], u["meta"]["sample"])
             for u in cfg["unit"]]
+    _note_worker(unit)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     local = Path(tempfile.mkdtemp(prefix="ganbench-trial-"))
     try:
@@ -151,8 +163,9 @@ def run_ray(units: List[List[PlannedRun]], sdir: Path, suite: Suite, prog: Suite
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
+            env = {k: os.environ[k] for k in ("RAY_USAGE_STATS_ENABLED", TRIAL_PID_DIR) if k in os.environ}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+                     runtime_env={"env_vars": env})
         started = True
     try:
         res = {"cpu": suite.resources.get("cpu", 1), "gpu": suite.resources.get("gpu", 0)}
