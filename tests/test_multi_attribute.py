@@ -288,3 +288,15 @@ def test_sigma_reg_is_validated_in_the_run_id_and_logged(tmp_path):
     packed = train_unit(specs, [None, None])
     assert packed[0]["cost"]["packed"] == 2
     assert [v for _, v in packed[0]["curves"]["g_sigma_reg"]] == pytest.approx(regs, rel=1e-5)
+
+
+def test_report_plots_each_attributes_auxiliary_accuracy():
+    from bench.report.figures import curve_panels
+
+    names = {"d_loss_real", "d_loss_fake", "g_loss", "aux_acc_fake.digit", "aux_acc_real.digit",
+             "aux_acc_fake.ink", "aux_acc_real.ink", "aux_loss.ink"}
+    panels = dict(curve_panels(names))
+    assert panels["Aux. accuracy, digit (generated solid, real dashed)"] == [("aux_acc_fake.digit", "-"),
+                                                                             ("aux_acc_real.digit", "--")]
+    assert "Aux. accuracy, ink (generated solid, real dashed)" in panels
+    assert not any(t.startswith("Aux.") for t, _ in curve_panels({"d_loss", "g_loss"}))  # single-label runs

@@ -94,18 +94,8 @@ _PANELS = [
 ]
 
 
-def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset: str, metric: Metric | None = None) -> bytes | None:
-    """Training curves of one representative run per objective for one dataset.
-
-    ``curves``: long table ``run_id, step, name, value``; ``runs_by_loss``: loss -> run_id.
-    Panels: D loss on real and on fake data, G loss, gradient norms, and the eval metric
-    over steps (``eval.<metric key>``).
-    """
-    ids = set(runs_by_loss.values())
-    c = curves[curves["run_id"].isin(ids)]
-    if c.empty:
-        return None
-    names = set(c["name"])
+def curve_panels(names: set, metric: Metric | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The training-curve panels for the curve names present: (title, [(curve name, line style)])."""
     panels = []
     for title, series, fallback in _PANELS:
         present = [(n, ls) for n, ls in series if n in names]
@@ -114,8 +104,28 @@ def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset:
             title = "D loss"
         if present:
             panels.append((title, present))
+    for attr in sorted(n.split(".", 1)[1] for n in names if n.startswith("aux_acc_fake.")):
+        # multi-attribute ACGAN: a collapse of one attribute's auxiliary loss shows as its accuracy falling
+        panels.append((f"Aux. accuracy, {attr} (generated solid, real dashed)",
+                       [(f"aux_acc_fake.{attr}", "-"), (f"aux_acc_real.{attr}", "--")]))
     if metric is not None and f"eval.{metric.key}" in names:
         panels.append((f"{metric.label} {metric.arrow} over steps", [(f"eval.{metric.key}", "-o")]))
+    return panels
+
+
+def training_curves(curves: pd.DataFrame, runs_by_loss: dict[str, str], dataset: str, metric: Metric | None = None) -> bytes | None:
+    """Training curves of one representative run per objective for one dataset.
+
+    ``curves``: long table ``run_id, step, name, value``; ``runs_by_loss``: loss -> run_id.
+    Panels: D loss on real and on fake data, G loss, gradient norms, per label attribute the
+    auxiliary head's accuracy on generated and real samples (multi-attribute ACGAN), and the
+    eval metric over steps (``eval.<metric key>``).
+    """
+    ids = set(runs_by_loss.values())
+    c = curves[curves["run_id"].isin(ids)]
+    if c.empty:
+        return None
+    panels = curve_panels(set(c["name"]), metric)
     if not panels:
         return None
     pal = _palette(runs_by_loss)
