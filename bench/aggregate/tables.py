@@ -103,16 +103,54 @@ def _axes(runs: pd.DataFrame, axes: Sequence[str] | None) -> list[str]:
         if PACGAN_COLUMN in runs.columns and len(runs):
             if with_pacgan(runs).groupby(["dataset", "loss"])["pacgan"].nunique().max() > 1:
                 axes.append("pacgan")
+        axes += setting_axes(runs)
     axes = list(axes)
     if "loss" not in axes:
         raise ValueError("axes must contain 'loss' (objectives are the table rows)")
     return axes
 
 
+# settings that differ between the runs of one cell by design, never an axis of the table
+_NOT_AXES = {"param.seed", "param.threads", "param.device", "param.data_root", "param.semantics_version",
+             PACGAN_COLUMN, "param.model", "param.resolved.model"}
+
+
+def setting_axes(runs: pd.DataFrame) -> list[str]:
+    """Run settings (``param.*`` columns) that differ between the grid or final runs of one (dataset,
+    loss): a suite's further grid axes (``z_dist: [normal, mixture]``, ``model_params.d_norm``, an
+    optimiser setting, ...). Each becomes a column axis of the table, so runs made with different
+    settings are never pooled into one mean. Search runs (whose settings vary by design) are not
+    looked at; debug settings are not axes."""
+    if not len(runs) or "dataset" not in runs.columns:
+        return []
+    rows = runs[~_phase(runs).isin(SEARCH_PHASES)]
+    out = []
+    for c in sorted(runs.columns):
+        if not c.startswith("param.") or c in _NOT_AXES or c.startswith("param.debug."):
+            continue
+        v = rows[c]
+        if v.map(lambda x: isinstance(x, (list, tuple, np.ndarray, dict))).any():
+            v = v.map(lambda x: str(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else str(x))
+        if len(rows) and v.groupby([rows["dataset"], rows["loss"]]).nunique(dropna=False).max() > 1:
+            out.append(c)
+    return out
+
+
+def _hashable_axes(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
+    """List-valued setting axes (``optim.betas``) as their text, so they can be grouped on."""
+    lists = [a for a in axes if a.startswith("param.") and a in runs.columns
+             and runs[a].map(lambda x: isinstance(x, (list, tuple, np.ndarray))).any()]
+    if not lists:
+        return runs
+    return runs.assign(**{a: runs[a].map(lambda x: str(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else x)
+                          for a in lists})
+
+
 def _column_label(key: tuple, col_axes: list[str]) -> str:
     parts = []
     for a, v in zip(col_axes, key):
-        parts.append(dataset_label(v) if a == "dataset" else (f"m={v}" if a == "pacgan" else str(v)))
+        parts.append(dataset_label(v) if a == "dataset" else (f"m={v}" if a == "pacgan" else
+                     (f"{a[len('param.'):]}={v}" if a.startswith("param.") else str(v))))
     return " / ".join(parts) if parts else "all"
 
 
@@ -135,6 +173,7 @@ def aggregate(
     axes = _axes(runs, axes)
     if "pacgan" in axes:
         runs = with_pacgan(runs)
+    runs = _hashable_axes(runs, axes)
     col_axes = [a for a in axes if a != "loss"]
     rank = dataset_ranker()
     records = []
@@ -290,6 +329,7 @@ def cost_table(runs: pd.DataFrame, axes: Sequence[str] | None = None) -> pd.Data
     axes = _axes(runs, axes)
     if "pacgan" in axes:
         runs = with_pacgan(runs)
+    runs = _hashable_axes(runs, axes)
     rank = dataset_ranker()
     recs = []
     groups = sorted(runs.groupby(axes, sort=False, dropna=False),

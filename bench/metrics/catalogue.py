@@ -118,15 +118,15 @@ _BUILTIN: List[Metric] = [
     _m("mode_entropy", "mode_entropy", "Mode entropy (nats)", False, "{:.3f}", "modes", M, table=False),
     _m("classes_covered", "classes_covered", "Classes covered", False, "{:.1f}", "classes", C),
     _m("class_kl", "class_kl", "Class KL", True, "{:.3f}", "classes", C),
+    # recall within each class (the worst class and the mean): collapse inside classes, e.g. the
+    # normal vs mixture latent prior of suites/latent-prior.yaml
+    _m("per_class_recall_min", "per_class_recall_min", "Per-class recall (min)", False, "{:.3f}", "classes", C),
+    _m("per_class_recall_mean", "per_class_recall_mean", "Per-class recall (mean)", False, "{:.3f}", "classes", C),
     # no table of their own
     _m("inception_score_std", "is_std", "IS std", False, "{:.2f}", "spread", L, "isc", table=False),
     _m("kernel_inception_distance_std", "kid_std", "KID std", False, "{:.4f}", "spread", F, "kid", table=False),
     _m("num_modes", "num_modes", "Modes", False, "{:.0f}", "modes", M, table=False),
     _m("num_classes", "num_classes", "Classes", False, "{:.0f}", "classes", C, table=False),
-    _m("per_class_recall_min", "per_class_recall_min", "Per-class recall (min)", False, "{:.3f}", "classes", C,
-       table=False),
-    _m("per_class_recall_mean", "per_class_recall_mean", "Per-class recall (mean)", False, "{:.3f}", "classes", C,
-       table=False),
     # cost, from the run record (not from evaluation)
     _m("steps_per_s", "steps_per_s", "Steps/s", False, "{:.1f}", "cost", ("training",), column="cost.steps_per_s"),
     _m("wall_s", "wall_s", "Wall time per run (s)", True, "{:.0f}", "cost", ("training",), column="cost.wall_s"),

@@ -31,10 +31,10 @@ def test_lucic2018_table_as_published():
     # * cells: LSGAN on MNIST and CelebA only
     starred = t[t["outliers_excluded"]]
     assert sorted(zip(starred["loss"], starred["dataset"])) == [("lsgan", "celeba"), ("lsgan", "mnist")]
-    # our names map onto the paper's rows; VAE is published-only
-    assert ref.rows["WGAN GP"] == "wgan-gp" and ref.rows["MM GAN"] == "mm" and ref.rows["VAE"] is None
+    # our names map onto the paper's rows, the VAE baseline included
+    assert ref.rows["WGAN GP"] == "wgan-gp" and ref.rows["MM GAN"] == "mm" and ref.rows["VAE"] == "vae"
     vae = t[t["row_label"] == "VAE"]
-    assert vae["loss"].isna().all() and vae["mean"].tolist() == [23.8, 58.7, 155.7, 85.7]
+    assert (vae["loss"] == "vae").all() and vae["mean"].tolist() == [23.8, 58.7, 155.7, 85.7]
     with pytest.raises(KeyError, match="available"):
         references.load("nope")
 
@@ -104,3 +104,14 @@ def test_compare_warns_about_sample_count():
     comp = agg.compare_reference(agg.aggregate(runs, "fid", n_boot=100), "lucic2018", runs)
     assert comp.comparable
     assert any("5000 generated samples, published 10000" in w for w in comp.warnings)
+
+
+def test_vae_runs_are_compared_with_the_published_vae_row():
+    runs = _runs()
+    vae = pd.DataFrame([{**runs.iloc[0].to_dict(), "run_id": f"vae-mnist-{s}", "loss": "vae", "seed": s, FID: v}
+                        for s, v in enumerate([24.0, 24.4])])  # mean 24.2; |24.2 - 23.8| = 0.4 <= 2 * 0.6
+    runs = pd.concat([runs, vae], ignore_index=True)
+    comp = agg.compare_reference(agg.aggregate(runs, "fid", n_boot=100), "lucic2018", runs)
+    row = _get(comp, "vae", "mnist")
+    assert row["row_label"] == "VAE" and row["ours_mean"] == pytest.approx(24.2) and row["pub_mean"] == 23.8
+    assert row["within"] is True
