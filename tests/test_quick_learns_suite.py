@@ -69,4 +69,4 @@ def test_equal_settings_across_objectives(suites):
         a, b = to_dict(p.spec), to_dict(q[(p.spec.dataset, p.spec.loss, p.spec.seed)])
         assert a.pop("steps") > b.pop("steps")
         assert a == b, (p.spec.dataset, p.spec.loss)
-    assert {d: s.datasets[d]["steps"] for d in s.datasets} == {"ring8": 20000, "mnist-5k": 4500}
+    assert {d: s.datasets[d]["steps"] for d in s.datasets} == {"ring8": 16000, "mnist-5k": 3750}
