@@ -74,6 +74,11 @@ def _kill_group(proc: subprocess.Popen) -> int:
     return left
 
 
+def _mean_wall_s(sdir: Path) -> float:
+    walls = [json.loads(r.read_text())["cost"]["wall_s"] for r in (sdir / "runs").glob("*/record.json")]
+    return sum(walls) / len(walls)
+
+
 def _finished(results: Path) -> set:
     out = set()
     for rec in (results / "faults" / "runs").glob("*/record.json"):
@@ -127,10 +132,26 @@ def campaign(work: Path, seed: int = 0, driver_kills: int = 5, worker_kills: int
     # started (with the previous launches' checkpoints, it resumes at once), and for each worker
     # kill the launch it happens in (one of the first three, while enough trials are unfinished; a kill
     # whose launch dies first moves to the next) and how long after that launch's first trial started
-    driver_at = [rng.uniform(*window) for _ in range(driver_kills)]
-    worker_plan = sorted((rng.randrange(min(3, driver_kills + 1)), rng.uniform(4.0, 20.0)) for _ in range(worker_kills))
-    log(f"seed {seed}: drivers killed after {', '.join(f'{t:.1f}' for t in driver_at)} s; worker kills "
-        f"(launch, s after its first trial) {', '.join(f'({k + 1}, {d:.1f})' for k, d in worker_plan)}")
+    # A kill must land while runs remain, on a fast machine too: each driver's life is a seeded
+    # fraction of half the training time left (from the reference's per-run wall time, two trials at a
+    # time), within the window.
+    driver_u = [rng.random() for _ in range(driver_kills)]
+    per_run = _mean_wall_s(ref / "faults")
+    n_runs = len(list((ref / "faults" / "runs").iterdir()))
+
+    def horizon() -> float:
+        left = max(n_runs - len(_finished(res)), 1) * per_run / 2
+        return max(window[0] + 0.5, min(window[1], 0.5 * left))
+
+    def life_of(k: int) -> float:
+        return window[0] + driver_u[k] * (horizon() - window[0])
+    # a worker kill: the launch it belongs to and the fraction of that launch's life (or, in the last,
+    # unkilled launch, of the horizon) after its first trial started; one that finds no live trial not
+    # yet killed moves on to the next launch
+    worker_plan = sorted((rng.randrange(min(3, driver_kills + 1)), rng.uniform(0.1, 0.9)) for _ in range(worker_kills))
+    log(f"seed {seed}: drivers killed at fractions {', '.join(f'{u:.2f}' for u in driver_u)} of the window "
+        f"[{window[0]}, min({window[1]}, half the training left)] s (reference: {per_run:.1f} s per run); worker kills "
+        f"(launch, fraction of its life) {', '.join(f'({k + 1}, {u:.2f})' for k, u in worker_plan)}")
     killed: set = set()
     launches, drivers_killed, leftovers = 0, 0, 0
     t1 = time.time()
@@ -141,7 +162,8 @@ def campaign(work: Path, seed: int = 0, driver_kills: int = 5, worker_kills: int
         with open(out_path, "wb") as out_file:  # a file, not a pipe: a pipe nobody reads blocks the driver
             proc = subprocess.Popen(_cmd(suite, res, "ray"), env=env, stdout=out_file, stderr=subprocess.STDOUT,
                                     start_new_session=True)
-        life = driver_at[drivers_killed] if drivers_killed < driver_kills else float("inf")
+        life = life_of(drivers_killed) if drivers_killed < driver_kills else float("inf")
+        span = life if life != float("inf") else horizon()  # what worker-kill fractions are of
         born, first_trial = time.time(), None
 
         def doomed() -> bool:  # a driver's life counts from its first trial (Ray's start-up varies with load)
@@ -150,7 +172,7 @@ def campaign(work: Path, seed: int = 0, driver_kills: int = 5, worker_kills: int
             if first_trial is None and any(n.stat().st_mtime >= born for n in pids.glob("*.json")):
                 first_trial = time.time()  # this launch's first trial has started training
             due = [w for w in worker_plan if w[0] <= drivers_killed]
-            if due and first_trial is not None and time.time() - first_trial >= due[0][1]:
+            if due and first_trial is not None and time.time() - first_trial >= due[0][1] * span:
                 if _kill_a_worker(pids, killed, res, log):
                     worker_plan.remove(due[0])
             time.sleep(0.1)
@@ -159,7 +181,7 @@ def campaign(work: Path, seed: int = 0, driver_kills: int = 5, worker_kills: int
             leftovers += _kill_group(proc)
             drivers_killed += 1
             started = f"first trial after {first_trial - born:.1f} s" if first_trial else "no trial started"
-            log(f"launch {launches}: driver killed after {lived:.1f} s ({started}; "
+            log(f"launch {launches}: driver killed after {lived:.1f} s (life {life:.1f} s; {started}; "
                 f"{len(_finished(res))} runs finished)")
             continue
         out = out_path.read_text(errors="replace")
