@@ -2,6 +2,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -40,3 +41,16 @@ def changed(base: dict, **changes) -> dict:
             node = node.setdefault(part, {})
         node[parts[-1]] = v
     return d
+
+
+def table_core(path) -> pd.DataFrame:
+    """A suite's runs.parquet without what legitimately differs between two executions of the same
+    runs (wall time, host, evaluation timing, thread count), sorted by run id."""
+    df = pd.read_parquet(path)
+    keep = [c for c in df.columns if not c.startswith(("cost.", "env.", "eval.")) and c != "param.threads"]
+    return df[keep].sort_values("run_id").reset_index(drop=True)
+
+
+def curves(path) -> pd.DataFrame:
+    """A suite's curves.parquet in a fixed order."""
+    return pd.read_parquet(path).sort_values(["run_id", "name", "step"]).reset_index(drop=True)

@@ -25,6 +25,9 @@ from typing import Any, Dict, List
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import curves, table_core  # noqa: E402  (the comparison the suite tests use)
+
 SUITE = {
     "name": "faults", "version": 1,
     "grid": {"loss": ["ns", "lsgan"], "dataset": ["ring8"], "seed": [0, 1, 2]},
@@ -35,17 +38,6 @@ SUITE = {
 
 
 STARTUP_CAP_S = 90.0  # a launch whose trials have not started by then is killed anyway
-
-
-def table_core(path: Path) -> pd.DataFrame:
-    """The table without what legitimately differs between two executions (wall time, host, threads)."""
-    df = pd.read_parquet(path)
-    keep = [c for c in df.columns if not c.startswith(("cost.", "env.", "eval.")) and c != "param.threads"]
-    return df[keep].sort_values("run_id").reset_index(drop=True)
-
-
-def curves(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path).sort_values(["run_id", "name", "step"]).reset_index(drop=True)
 
 
 def _cmd(suite: Path, results: Path, executor: str) -> List[str]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bench.suite import SuiteError, load_suite, suite_from_dict
-from conftest import changed
+from conftest import changed, curves, table_core
 
 BASE = {
     "name": "t", "version": 1,
@@ -134,16 +134,6 @@ def test_search_then_final_seeds_end_to_end(tmp_path):
 
 def cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "bench.cli", *args], capture_output=True, text=True, **kw)
-
-
-def table_core(path):
-    df = pd.read_parquet(path)
-    keep = [c for c in df.columns if not c.startswith(("cost.", "env.", "eval.")) and c != "param.threads"]
-    return df[keep].sort_values("run_id").reset_index(drop=True)
-
-
-def curves(path):
-    return pd.read_parquet(path).sort_values(["run_id", "name", "step"]).reset_index(drop=True)
 
 
 def test_failed_and_diverged_runs_are_recorded_and_suite_completes(tmp_path):

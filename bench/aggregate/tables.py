@@ -128,22 +128,26 @@ def setting_axes(runs: pd.DataFrame) -> list[str]:
     for c in sorted(runs.columns):
         if not c.startswith("param.") or c in _NOT_AXES or c.startswith("param.debug."):
             continue
-        v = rows[c]
-        if v.map(lambda x: isinstance(x, (list, tuple, np.ndarray, dict))).any():
-            v = v.map(lambda x: str(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else str(x))
+        v = _hashable(rows[c])
         if len(rows) and v.groupby([rows["dataset"], rows["loss"]]).nunique(dropna=False).max() > 1:
             out.append(c)
     return out
 
 
+def _hashable(values: pd.Series) -> pd.Series:
+    """Container-valued settings (``optim.betas`` lists, mappings) as their text, so they can be
+    counted and grouped on; other values unchanged."""
+    def text(x):
+        if isinstance(x, (list, tuple, np.ndarray)):
+            return str(list(x))
+        return str(x) if isinstance(x, dict) else x
+    return values.map(text)
+
+
 def _hashable_axes(runs: pd.DataFrame, axes: list[str]) -> pd.DataFrame:
-    """List-valued setting axes (``optim.betas``) as their text, so they can be grouped on."""
-    lists = [a for a in axes if a.startswith("param.") and a in runs.columns
-             and runs[a].map(lambda x: isinstance(x, (list, tuple, np.ndarray))).any()]
-    if not lists:
-        return runs
-    return runs.assign(**{a: runs[a].map(lambda x: str(list(x)) if isinstance(x, (list, tuple, np.ndarray)) else x)
-                          for a in lists})
+    """The table's setting axes with container values as their text (:func:`_hashable`)."""
+    settings = [a for a in axes if a.startswith("param.") and a in runs.columns]
+    return runs.assign(**{a: _hashable(runs[a]) for a in settings}) if settings else runs
 
 
 def _column_label(key: tuple, col_axes: list[str]) -> str:
